@@ -10,14 +10,14 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["{apps,packages,loadtest}/**/*.test.ts"],
+          include: ["{apps,packages,loadtest,infra}/**/*.test.ts"],
           exclude: ["**/*.int.test.ts", "**/node_modules/**", "**/dist/**"],
         },
       },
       {
         test: {
           name: "int",
-          include: ["{apps,packages,loadtest}/**/*.int.test.ts"],
+          include: ["{apps,packages,loadtest,infra}/**/*.int.test.ts"],
           exclude: ["**/node_modules/**", "**/dist/**"],
           globalSetup: ["./packages/testkit/src/global-setup.ts"],
           testTimeout: 30_000,

@@ -29,6 +29,9 @@ export function postgresBinDir(): string {
 
 export function redisServerBin(): string {
   const bin = onPath("redis-server");
-  if (!bin) throw new Error("redis-server not found on PATH; install Debian's 'redis-server' package or set REDIS_URL");
+  if (!bin)
+    throw new Error(
+      "redis-server not found on PATH; install Debian's 'redis-server' package or set REDIS_URL",
+    );
   return bin;
 }

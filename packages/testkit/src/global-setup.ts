@@ -4,7 +4,7 @@
  * Given DATABASE_URL / REDIS_URL it uses those servers (the database URL must be allowed to
  * CREATE DATABASE); otherwise it starts its own from the machine's binaries and stops them after.
  */
-import { createDb, migrate } from "@nexus/db";
+import { createDb } from "@nexus/db";
 import type { TestProject } from "vitest/node";
 import { prepareTemplate } from "./database.js";
 import { type PostgresServer, startPostgres } from "./postgres-server.js";
@@ -37,11 +37,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
       redisUrl = redis.url;
     }
     await prepareTemplate(pgAdminUrl!, async (url) => {
-      const { db, close } = createDb({ kind: "postgres", url });
+      const handle = createDb({ kind: "postgres", url });
       try {
-        await migrate(db);
+        await handle.migrate();
       } finally {
-        await close();
+        await handle.close();
       }
     });
   } catch (e) {

@@ -1,8 +1,8 @@
 /**
  * @module
  * A throwaway PostgreSQL cluster in a temp dir on a free port. initdb and postgres refuse to
- * run as root, so as root the cluster is created and run as the `postgres` user, with its
- * directories owned by that user.
+ * run as root, so as root they are spawned with the `postgres` user's uid/gid (not through
+ * runuser, which would swallow the shutdown signal), in directories owned by that user.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
@@ -18,10 +18,6 @@ export interface PostgresServer {
   url: string;
   port: number;
   stop(): Promise<void>;
-}
-
-function asPostgresUser(cmd: string, args: string[]): [string, string[]] {
-  return process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
 }
 
 function pgIds(): { uid: number; gid: number } | undefined {
@@ -40,22 +36,15 @@ export async function startPostgres(): Promise<PostgresServer> {
     chmodSync(root, 0o755);
     chownSync(root, ids.uid, ids.gid);
   }
-  const [initCmd, initArgs] = asPostgresUser(join(bin, "initdb"), [
-    "-D",
-    data,
-    "-U",
-    "postgres",
-    "-A",
-    "trust",
-    "-E",
-    "UTF8",
-    "--no-sync",
-    "--no-instructions",
-  ]);
-  execFileSync(initCmd, initArgs, { stdio: "pipe" });
+  const as = ids ? { uid: ids.uid, gid: ids.gid, env: { ...process.env, HOME: root } } : {};
+  execFileSync(
+    join(bin, "initdb"),
+    ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"],
+    { stdio: "pipe", ...as },
+  );
 
   const port = await freePort();
-  const [cmd, args] = asPostgresUser(join(bin, "postgres"), [
+  const args = [
     "-D",
     data,
     "-p",
@@ -73,8 +62,11 @@ export async function startPostgres(): Promise<PostgresServer> {
     "full_page_writes=off",
     "-c",
     "max_connections=400",
-  ]);
-  const child: ChildProcess = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+  ];
+  const child: ChildProcess = spawn(join(bin, "postgres"), args, {
+    stdio: ["ignore", "ignore", "pipe"],
+    ...as,
+  });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);

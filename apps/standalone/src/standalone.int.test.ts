@@ -1,0 +1,129 @@
+/**
+ * The built standalone node (dist/main.js, produced by `pnpm test`'s build step), run as a real
+ * process the way `pnpm start` runs it.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type AppProcess, createTestDatabase, freePort, spawnApp, waitForHttp } from "@nexus/testkit";
+import postgres from "postgres";
+import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
+
+const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const dirs: string[] = [];
+const procs: AppProcess[] = [];
+
+function dataDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "nexus-standalone-"));
+  dirs.push(d);
+  return d;
+}
+
+async function start(env: Record<string, string>): Promise<{ proc: AppProcess; base: string }> {
+  const port = await freePort();
+  const proc = spawnApp(MAIN, { NODE_ENV: "development", LOG_LEVEL: "warn", PORT: String(port), ...env });
+  procs.push(proc);
+  const base = `http://127.0.0.1:${port}`;
+  await Promise.race([
+    waitForHttp(`${base}/readyz`, { timeoutMs: 60_000 }),
+    proc.exited.then((code) => {
+      throw new Error(`standalone exited (${code}) before ready:\n${proc.output()}`);
+    }),
+  ]);
+  return { proc, base };
+}
+
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.kill("SIGKILL")));
+});
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("standalone node", () => {
+  it("boots on a fresh data dir, answers /livez and /readyz, and stops cleanly on SIGTERM", async () => {
+    const dir = dataDir();
+    const { proc, base } = await start({ NEXUS_DATA_DIR: dir });
+
+    const live = await fetch(`${base}/livez`);
+    expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({ status: "ok" });
+    const ready = await fetch(`${base}/readyz`);
+    expect(await ready.json()).toEqual({ status: "ready", checks: { database: true } });
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+
+    const secrets = join(dir, "secrets.json");
+    expect(statSync(secrets).mode & 0o777).toBe(0o600);
+    expect(existsSync(join(dir, "pgdata"))).toBe(true);
+
+    expect(await proc.kill("SIGTERM")).toBe(0);
+    expect(existsSync(join(dir, "standalone.pid"))).toBe(false);
+  });
+
+  it("keeps its development secrets and data across restarts, and refuses a second node on the same dir", async () => {
+    const dir = dataDir();
+    const first = await start({ NEXUS_DATA_DIR: dir });
+    const secrets = readFileSync(join(dir, "secrets.json"), "utf8");
+    expect(JSON.parse(secrets)).toMatchObject({
+      jwtSecret: expect.any(String),
+      vaultKey: expect.any(String),
+    });
+
+    const second = spawnApp(MAIN, {
+      NODE_ENV: "development",
+      PORT: String(await freePort()),
+      NEXUS_DATA_DIR: dir,
+    });
+    procs.push(second);
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toMatch(/is in use by another Nexus node \(pid \d+\)/);
+
+    expect(await first.proc.kill("SIGTERM")).toBe(0);
+    const again = await start({ NEXUS_DATA_DIR: dir });
+    expect((await fetch(`${again.base}/readyz`)).status).toBe(200);
+    expect(readFileSync(join(dir, "secrets.json"), "utf8")).toBe(secrets);
+  }, 90_000);
+
+  it("uses real Postgres when DATABASE_URL is set, and applies the migrations there", async () => {
+    const db = await createTestDatabase(inject("pgAdminUrl"), { migrated: false });
+    try {
+      const { proc } = await start({ NEXUS_DATA_DIR: dataDir(), DATABASE_URL: db.url });
+      const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+      try {
+        const tables = await sql<{ table_name: string }[]>`
+          select table_name from information_schema.tables where table_schema = 'public' order by 1`;
+        expect(tables.map((t) => t.table_name)).toEqual([
+          "conversation_members",
+          "conversations",
+          "encryption_keys",
+          "message_groups",
+          "messages",
+          "profiles",
+          "tokens",
+          "users",
+        ]);
+      } finally {
+        await sql.end();
+      }
+      await proc.kill("SIGTERM");
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it.each([
+    [{ PORT: "http" }, /PORT: expected an integer from 0 to 65535 \(got "http"\)/],
+    [
+      { NODE_ENV: "production" },
+      /JWT_SECRET: required for `standalone` in production[\s\S]*VAULT_KEY: required/,
+    ],
+    [{ DATABASE_URL: "mysql://localhost/x" }, /DATABASE_URL: expected a URL starting with postgres:\/\//],
+    [{ UWS_USE_FALLBACK: "1" }, /uWebSockets\.js did not load its native binary/],
+  ])("refuses to start with %j and says why", async (env, message) => {
+    const proc = spawnApp(MAIN, { NODE_ENV: "development", NEXUS_DATA_DIR: dataDir(), ...env });
+    procs.push(proc);
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toMatch(message);
+  });
+});

@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "./config.js";
+
+const SECRET = "x".repeat(32);
+const VAULT = Buffer.alloc(32, 7).toString("base64");
+
+function problems(role: Parameters<typeof parseConfig>[0], env: Record<string, string>): string[] {
+  const r = parseConfig(role, env);
+  if (r.ok) throw new Error("expected a configuration error");
+  return [...r.error.problems];
+}
+
+describe("parseConfig", () => {
+  it("gives the documented defaults to a standalone node with an empty environment", () => {
+    const r = parseConfig("standalone", {});
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config).toMatchObject({
+      port: 4000,
+      poolSize: 10,
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      jwtSecret: undefined,
+      jwtRequireExp: false,
+      logLevel: "info",
+      presenceDownMs: 5000,
+      allowedOrigins: null,
+      production: false,
+    });
+    expect(r.config.dataDir.endsWith(".nexus")).toBe(true);
+    expect(r.config.nodeId).toMatch(/^[A-Za-z0-9._-]+-[0-9a-f]{8}$/);
+    expect(Object.isFrozen(r.config)).toBe(true);
+  });
+
+  it("refuses a gateway without JWT_SECRET and names it", () => {
+    expect(problems("gateway", {})).toEqual(["JWT_SECRET: required for `gateway` but not set"]);
+  });
+
+  it("refuses an api node without JWT_SECRET or VAULT_KEY and names both", () => {
+    expect(problems("api", {})).toEqual([
+      "JWT_SECRET: required for `api` but not set",
+      "VAULT_KEY: required for `api` but not set",
+    ]);
+  });
+
+  it("names the variable and what is expected for invalid values", () => {
+    const p = problems("standalone", {
+      PORT: "http",
+      POOL_SIZE: "0",
+      LOG_LEVEL: "loud",
+      JWT_REQUIRE_EXP: "yes",
+    });
+    expect(p).toContain('PORT: expected an integer from 0 to 65535 (got "http")');
+    expect(p).toContain('POOL_SIZE: expected at least 1 (got "0")');
+    expect(p.find((x) => x.startsWith("LOG_LEVEL:"))).toMatch(/expected fatal, error, warn, info/);
+    expect(p.find((x) => x.startsWith("JWT_REQUIRE_EXP:"))).toMatch(/expected "true" or "false"/);
+  });
+
+  it("rejects URLs of the wrong kind", () => {
+    const p = problems("standalone", { DATABASE_URL: "mysql://x/y", REDIS_URL: "not a url" });
+    expect(p).toContain(
+      'DATABASE_URL: expected a URL starting with postgres:// or postgresql:// (got "mysql://x/y")',
+    );
+    expect(p).toContain('REDIS_URL: expected a URL starting with redis:// or rediss:// (got "not a url")');
+  });
+
+  it("rejects short JWT secrets and bad vault keys without echoing them", () => {
+    const p = problems("api", { JWT_SECRET: "short-secret", VAULT_KEY: "c2hvcnQ=" });
+    expect(p).toHaveLength(2);
+    expect(p[0]).toMatch(/^JWT_SECRET: expected at least 32 characters/);
+    expect(p[1]).toMatch(/^VAULT_KEY: expected base64 of exactly 32 random bytes/);
+    expect(p.join("\n")).not.toContain("short-secret");
+    expect(p.join("\n")).not.toContain("c2hvcnQ=");
+  });
+
+  it("accepts a complete production api environment", () => {
+    const r = parseConfig("api", {
+      NODE_ENV: "production",
+      PORT: "8080",
+      JWT_SECRET: SECRET,
+      VAULT_KEY: VAULT,
+      DATABASE_URL: "postgres://u:p@db:5432/nexus",
+      REDIS_URL: "redis://redis:6379",
+      ALLOWED_ORIGINS: "https://a.example.com, //*.b.example.com",
+      NODE_ID: "api-1",
+      JWT_REQUIRE_EXP: "true",
+    });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.production).toBe(true);
+    expect(r.config.port).toBe(8080);
+    expect(r.config.vaultKey?.length).toBe(32);
+    expect(r.config.allowedOrigins).toEqual(["https://a.example.com", "//*.b.example.com"]);
+    expect(r.config.nodeId).toBe("api-1");
+    expect(r.config.jwtRequireExp).toBe(true);
+  });
+
+  it("treats empty strings as unset", () => {
+    expect(problems("gateway", { JWT_SECRET: "" })).toEqual([
+      "JWT_SECRET: required for `gateway` but not set",
+    ]);
+    const r = parseConfig("standalone", { PORT: "" });
+    expect(r.ok && r.config.port).toBe(4000);
+  });
+
+  it("generates nothing for a production standalone node: it must be given its secrets", () => {
+    expect(problems("standalone", { NODE_ENV: "production" })).toEqual([
+      "JWT_SECRET: required for `standalone` in production but not set",
+      "VAULT_KEY: required for `standalone` in production but not set",
+    ]);
+  });
+
+  it("requires DATABASE_URL for migrate", () => {
+    expect(problems("migrate", {})).toEqual(["DATABASE_URL: required for `migrate` but not set"]);
+  });
+});

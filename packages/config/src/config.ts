@@ -1,0 +1,127 @@
+/**
+ * @module
+ * Parses the environment once, at the edge, into a frozen Config for one role. Lower modules
+ * receive the pieces they need as arguments; none of them reads process.env.
+ */
+import { resolve } from "node:path";
+import { defaultNodeId, envSchema, type RawEnv } from "./env.js";
+
+export type Role = "standalone" | "gateway" | "api" | "migrate";
+
+export interface Config {
+  role: Role;
+  production: boolean;
+  nodeEnv: "production" | "development" | "test";
+  host: string;
+  port: number;
+  /** undefined = embedded PGlite under dataDir (standalone only). */
+  databaseUrl: string | undefined;
+  poolSize: number;
+  /** undefined = in-process bus (single node). */
+  redisUrl: string | undefined;
+  /** undefined only for the standalone node, which generates a development secret. */
+  jwtSecret: string | undefined;
+  jwtRequireExp: boolean;
+  vaultKey: Buffer | undefined;
+  frontendUrl: string;
+  fromEmail: string;
+  smtpUrl: string | undefined;
+  nodeId: string;
+  /** null = origin check off (every origin accepted). */
+  allowedOrigins: readonly string[] | null;
+  logLevel: string;
+  presenceDownMs: number;
+  dataDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * What each role cannot start without (DESIGN.md §4.6). Only a standalone node outside
+ * production may run without secrets: it generates development ones under its data dir.
+ */
+function required(role: Role, production: boolean): ReadonlyArray<keyof RawEnv> {
+  switch (role) {
+    case "standalone":
+      return production ? ["JWT_SECRET", "VAULT_KEY"] : [];
+    case "gateway":
+      return ["JWT_SECRET"];
+    case "api":
+      return ["JWT_SECRET", "VAULT_KEY"];
+    case "migrate":
+      return ["DATABASE_URL"];
+  }
+}
+
+export type ConfigResult = { ok: true; config: Readonly<Config> } | { ok: false; error: ConfigError };
+
+/** Pure: the same env always gives the same answer (except the random default NODE_ID). */
+export function parseConfig(role: Role, env: Env): ConfigResult {
+  // Empty strings mean "unset", as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = envSchema.safeParse(present);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? "environment");
+      const got = present[name];
+      const shown =
+        /SECRET|KEY|PASSWORD/.test(name) || got === undefined ? "" : ` (got ${JSON.stringify(got)})`;
+      problems.push(`${name}: ${issue.message}${shown}`);
+    }
+  }
+  const raw: RawEnv = parsed.success ? parsed.data : {};
+  const production = (raw.NODE_ENV ?? present.NODE_ENV) === "production";
+  for (const name of required(role, production)) {
+    if (raw[name] === undefined && !problems.some((p) => p.startsWith(`${name}:`))) {
+      problems.push(
+        `${name}: required for \`${role}\`${role === "standalone" ? " in production" : ""} but not set`,
+      );
+    }
+  }
+  if (problems.length > 0) return { ok: false, error: new ConfigError(problems) };
+
+  const nodeEnv = raw.NODE_ENV ?? "development";
+  const config: Config = {
+    role,
+    nodeEnv,
+    production: nodeEnv === "production",
+    host: raw.HOST ?? "0.0.0.0",
+    port: raw.PORT ?? 4000,
+    databaseUrl: raw.DATABASE_URL,
+    poolSize: raw.POOL_SIZE ?? 10,
+    redisUrl: raw.REDIS_URL,
+    jwtSecret: raw.JWT_SECRET,
+    jwtRequireExp: raw.JWT_REQUIRE_EXP ?? false,
+    vaultKey: raw.VAULT_KEY,
+    frontendUrl: raw.FRONTEND_URL ?? "http://localhost:4000",
+    fromEmail: raw.FROM_EMAIL ?? "nexus@localhost",
+    smtpUrl: raw.SMTP_URL,
+    nodeId: raw.NODE_ID ?? defaultNodeId(),
+    allowedOrigins: raw.ALLOWED_ORIGINS ?? null,
+    logLevel: raw.LOG_LEVEL ?? "info",
+    presenceDownMs: raw.PRESENCE_DOWN_MS ?? 5_000,
+    dataDir: resolve(raw.NEXUS_DATA_DIR ?? ".nexus"),
+  };
+  return { ok: true, config: Object.freeze(config) };
+}
+
+/**
+ * The process edge: reads process.env (the only place that does), and on a bad value prints
+ * which variable is wrong and what is expected, then exits 1.
+ */
+export function loadConfig(role: Role): Readonly<Config> {
+  const result = parseConfig(role, process.env);
+  if (!result.ok) {
+    process.stderr.write(`nexus ${role}: ${result.error.message}\n`);
+    process.exit(1);
+  }
+  return result.config;
+}

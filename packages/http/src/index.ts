@@ -1,0 +1,16 @@
+/** @module HTTP plumbing shared by every Nexus server. */
+export { type Health, mountHealth, type ReadinessCheck } from "./health.js";
+export { type Listening, listen } from "./listen.js";
+export { guard, statusLine } from "./respond.js";
+export {
+  type HttpRequest,
+  type HttpResponse,
+  isNativeUws,
+  requireNativeUws,
+  type TemplatedApp,
+  UwsNotNativeError,
+  type us_listen_socket,
+  uWS,
+  type WebSocket,
+  type WebSocketBehavior,
+} from "./uws.js";
