@@ -5,8 +5,10 @@
  * built from config here and handed what it needs.
  */
 import { join } from "node:path";
+import { createMemoryBus, createRedisBus } from "@nexus/bus";
 import { createLogger, loadConfig } from "@nexus/config";
 import { createDb } from "@nexus/db";
+import { mountGatewayNode } from "@nexus/gateway";
 import { listen, mountHealth, requireNativeUws, uWS } from "@nexus/http";
 import { lockDataDir } from "./data-dir-lock.js";
 import { ensureDevSecrets } from "./dev-secrets.js";
@@ -33,7 +35,6 @@ if (generated)
     { path: secretsPath },
     "generated development secrets; set JWT_SECRET and VAULT_KEY in production",
   );
-void secrets; // consumed by the gateway and REST routes as they are mounted
 
 let releaseLock = () => {};
 if (!config.databaseUrl) {
@@ -53,8 +54,23 @@ try {
   fatal("could not apply database migrations", { err: e });
 }
 
+const bus = config.redisUrl
+  ? createRedisBus({ url: config.redisUrl, nodeId: config.nodeId, logger: log })
+  : createMemoryBus({ nodeId: config.nodeId });
+
 const app = uWS.App();
-const health = mountHealth(app, { database: () => database.ping() });
+const health = mountHealth(app, { database: () => database.ping(), bus: () => bus.isReady() });
+const { gateway } = mountGatewayNode(app, {
+  db: database.db,
+  bus,
+  log,
+  jwtSecret: secrets.jwtSecret,
+  jwtRequireExp: config.jwtRequireExp,
+  allowedOrigins: config.allowedOrigins,
+  chatOpenJoin: config.chatOpenJoin,
+  maxFrameBytes: config.maxFrameBytes,
+  idleTimeoutSeconds: config.socketIdleTimeoutS,
+});
 app.any("/*", (res) => {
   res.cork(() => {
     res.writeStatus("404 Not Found").writeHeader("content-type", "application/json; charset=utf-8");
@@ -75,6 +91,8 @@ async function shutdown(signal: string) {
   log.info({ signal }, "shutting down");
   health.drain();
   listening.close();
+  gateway.drain();
+  await bus.close().catch(() => {});
   await database.close().catch((e) => log.error({ err: e }, "closing the database failed"));
   releaseLock();
   process.exit(0);

@@ -50,7 +50,7 @@ describe("standalone node", () => {
     expect(live.status).toBe(200);
     expect(await live.json()).toEqual({ status: "ok" });
     const ready = await fetch(`${base}/readyz`);
-    expect(await ready.json()).toEqual({ status: "ready", checks: { database: true } });
+    expect(await ready.json()).toEqual({ status: "ready", checks: { database: true, bus: true } });
     expect((await fetch(`${base}/nope`)).status).toBe(404);
 
     const secrets = join(dir, "secrets.json");

@@ -31,6 +31,12 @@ export interface Config {
   allowedOrigins: readonly string[] | null;
   logLevel: string;
   presenceDownMs: number;
+  /** Seed 004's open behaviour: any authenticated user may join any chat:{uuid}. Off by default. */
+  chatOpenJoin: boolean;
+  /** Largest inbound WebSocket frame (seed 004: 64 KB); larger closes that socket with 1009. */
+  maxFrameBytes: number;
+  /** Seconds without inbound data before a socket is closed (Phoenix: 60; clients heartbeat every 30). */
+  socketIdleTimeoutS: number;
   dataDir: string;
 }
 
@@ -108,6 +114,9 @@ export function parseConfig(role: Role, env: Env): ConfigResult {
     allowedOrigins: raw.ALLOWED_ORIGINS ?? null,
     logLevel: raw.LOG_LEVEL ?? "info",
     presenceDownMs: raw.PRESENCE_DOWN_MS ?? 5_000,
+    chatOpenJoin: raw.CHAT_OPEN_JOIN ?? false,
+    maxFrameBytes: raw.MAX_FRAME_BYTES ?? 64 * 1024,
+    socketIdleTimeoutS: raw.SOCKET_IDLE_TIMEOUT_S ?? 60,
     dataDir: resolve(raw.NEXUS_DATA_DIR ?? ".nexus"),
   };
   return { ok: true, config: Object.freeze(config) };

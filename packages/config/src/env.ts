@@ -87,6 +87,9 @@ export const envSchema = z.object({
     })
     .optional(),
   PRESENCE_DOWN_MS: int(500, 600_000).optional(),
+  CHAT_OPEN_JOIN: bool.optional(),
+  MAX_FRAME_BYTES: int(1024, 16 * 1024 * 1024).optional(),
+  SOCKET_IDLE_TIMEOUT_S: int(8, 3600).optional(),
   NEXUS_DATA_DIR: z.string().min(1).optional(),
 });
 

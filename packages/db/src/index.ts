@@ -26,3 +26,4 @@ export {
 export { type ListResult, listUsersPage, type UserSummary } from "./queries/users.js";
 export * as schema from "./schema.js";
 export { pgTimestampToIso } from "./timestamp.js";
+export { EXTERNAL_EMAIL_DOMAIN, ensureOpenChat, userValidAfter } from "./queries/chat.js";

@@ -1,0 +1,46 @@
+/**
+ * @module
+ * The seam between the Phoenix socket machinery and application channels. A handler never
+ * sees uWS, frames or refs: it gets a context that can push to its own socket and broadcast to
+ * its topic, and it answers with values (PROTOCOL.md §4; STYLE principle 4).
+ */
+
+export type JsonObject = { [key: string]: unknown };
+
+export interface ChannelContext {
+  readonly userId: string;
+  readonly topic: string;
+  /** Connect params (query string), as Phoenix passes them to connect/3. */
+  readonly params: Readonly<Record<string, string>>;
+  /** To this socket only, with this channel's join_ref. */
+  push(event: string, payload: JsonObject | Uint8Array): void;
+  /** To every socket on the topic, on every node, this one included. */
+  broadcast(event: string, payload: JsonObject | Uint8Array): void;
+  /** Like broadcast, but not to this socket. */
+  broadcastFrom(event: string, payload: JsonObject | Uint8Array): void;
+}
+
+export type JoinResult<S> =
+  | { ok: true; state: S; reply?: JsonObject }
+  /** A refused join: Phoenix replies status "error" with this map and sends no phx_close. */
+  | { ok: false; reply: JsonObject };
+
+export type HandleResult =
+  | { reply: { status: "ok" | "error" | (string & {}); response: JsonObject | Uint8Array } }
+  | { noreply: true }
+  /** The channel stops by itself: phx_close to the client (Phoenix :normal / :shutdown exits). */
+  | { stop: "normal" | "shutdown"; reply?: { status: string; response: JsonObject } };
+
+export type TerminateReason = "leave" | "closed" | "stop" | "crash";
+
+export interface ChannelHandler<S = unknown> {
+  join(topic: string, params: unknown, ctx: ChannelContext): Promise<JoinResult<S>> | JoinResult<S>;
+  /** Runs after the join reply is on the wire (e.g. to push presence_state, PROTOCOL.md §6.4 rule 4). */
+  afterJoin?(ctx: ChannelContext, state: S): void | Promise<void>;
+  handleIn(event: string, payload: unknown, ctx: ChannelContext, state: S): Promise<HandleResult> | HandleResult;
+  /**
+   * Runs when the channel ends for any reason but a duplicate join, which in Phoenix kills the
+   * channel without running terminate. Errors here are logged and swallowed.
+   */
+  terminate?(reason: TerminateReason, ctx: ChannelContext, state: S): void | Promise<void>;
+}

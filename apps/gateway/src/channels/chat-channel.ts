@@ -1,0 +1,84 @@
+/**
+ * @module
+ * `chat:{conversation_id}`, as seed 004 documents it. Members only (unless the deployment
+ * turned on seed 004's open mode). `new_msg {body}` is validated, persisted (a message group
+ * with the conversation's next seq and one recipient-less message), answered ok, and then
+ * broadcast to every subscriber on every node as `new_msg {id, content: {text}, sender_id,
+ * inserted_at}`. A failed save answers `{reason: "Failed to save"}` and broadcasts nothing.
+ */
+import { appendMessageGroup, type Db, ensureOpenChat } from "@nexus/db";
+import { parseTopic } from "@nexus/protocol";
+import type { ChannelHandler, HandleResult, JsonObject } from "./channel.js";
+import type { Membership } from "./membership.js";
+
+/** Characters in one message body; frames are capped at 64 KB anyway, this is the product limit. */
+export const MAX_BODY_CHARS = 10_000;
+
+export interface ChatState {
+  conversationId: string;
+}
+
+export interface ChatChannelDeps {
+  db: Db;
+  membership: Membership;
+  /** Seed 004's open behaviour; see CHAT_OPEN_JOIN in the README. */
+  openJoin: boolean;
+  log: { error(obj: object, msg: string): void };
+}
+
+const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function invalid(field: string, message: string): HandleResult {
+  return { reply: { status: "error", response: { reason: "invalid_payload", errors: { [field]: [message] } } } };
+}
+
+export function createChatChannel(deps: ChatChannelDeps): ChannelHandler<ChatState> {
+  return {
+    async join(topic, _params, ctx) {
+      const parsed = parseTopic(topic);
+      if (parsed?.kind !== "chat") return { ok: false, reply: { reason: "invalid topic" } };
+      // The topic string on the wire keeps the client's spelling; the database wants lowercase.
+      const conversationId = parsed.id.toLowerCase();
+      if (!deps.openJoin && !(await deps.membership.isMember(conversationId, ctx.userId))) {
+        return { ok: false, reply: { reason: "unauthorized" } };
+      }
+      return { ok: true, state: { conversationId } };
+    },
+
+    async handleIn(event, payload, ctx, state) {
+      switch (event) {
+        case "new_msg": {
+          const body = isObject(payload) ? payload.body : undefined;
+          if (typeof body !== "string" || body.trim() === "") return invalid("body", "must be a non-empty string");
+          if (body.length > MAX_BODY_CHARS) return invalid("body", `must be at most ${MAX_BODY_CHARS} characters`);
+          let saved: Awaited<ReturnType<typeof appendMessageGroup>>;
+          try {
+            if (deps.openJoin) await ensureOpenChat(deps.db, state.conversationId, ctx.userId);
+            saved = await appendMessageGroup(deps.db, {
+              conversationId: state.conversationId,
+              senderId: ctx.userId,
+              contents: [{ recipientId: null, content: { text: body } }],
+            });
+          } catch (e) {
+            deps.log.error({ err: e, conversationId: state.conversationId }, "new_msg not saved");
+            return { reply: { status: "error", response: { reason: "Failed to save" } } };
+          }
+          const message = saved.messages[0]!;
+          ctx.broadcast("new_msg", {
+            id: message.id,
+            content: { text: body },
+            sender_id: ctx.userId,
+            inserted_at: message.insertedAt,
+            seq: saved.seq,
+          });
+          return { reply: { status: "ok", response: { id: message.id, seq: saved.seq } } };
+        }
+        case "ping":
+          if (!isObject(payload)) return invalid("payload", "must be a JSON object");
+          return { reply: { status: "ok", response: payload } };
+        default:
+          return { reply: { status: "error", response: { reason: "unknown event", event } } };
+      }
+    },
+  };
+}

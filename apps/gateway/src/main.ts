@@ -1,0 +1,68 @@
+/**
+ * @module
+ * `pnpm start:gateway`: one gateway node, configured by env. Real Postgres is required
+ * (DATABASE_URL); with REDIS_URL it joins the cluster, without it runs as a single node.
+ * SIGTERM drains: not ready, no new connections, every socket closed with 1012 so clients
+ * reconnect elsewhere.
+ */
+import { createMemoryBus, createRedisBus } from "@nexus/bus";
+import { createLogger, loadConfig } from "@nexus/config";
+import { createDb } from "@nexus/db";
+import { listen, mountHealth, requireNativeUws, uWS } from "@nexus/http";
+import { mountGatewayNode } from "./node.js";
+
+const config = loadConfig("gateway");
+const log = createLogger({ level: config.logLevel, pretty: !config.production, name: "gateway" });
+
+function fatal(msg: string, extra: Record<string, unknown> = {}): never {
+  log.fatal(extra, msg);
+  process.stderr.write(`nexus gateway: ${msg}\n`);
+  process.exit(1);
+}
+
+try {
+  requireNativeUws();
+} catch (e) {
+  fatal((e as Error).message);
+}
+if (!config.databaseUrl) fatal("DATABASE_URL: required for `gateway` but not set");
+
+const database = createDb({ kind: "postgres", url: config.databaseUrl, poolSize: config.poolSize });
+const bus = config.redisUrl
+  ? createRedisBus({ url: config.redisUrl, nodeId: config.nodeId, logger: log })
+  : createMemoryBus({ nodeId: config.nodeId });
+
+const app = uWS.App();
+const health = mountHealth(app, { database: () => database.ping(), bus: () => bus.isReady() });
+const { gateway } = mountGatewayNode(app, {
+  db: database.db,
+  bus,
+  log,
+  jwtSecret: config.jwtSecret!,
+  jwtRequireExp: config.jwtRequireExp,
+  allowedOrigins: config.allowedOrigins,
+  chatOpenJoin: config.chatOpenJoin,
+  maxFrameBytes: config.maxFrameBytes,
+  idleTimeoutSeconds: config.socketIdleTimeoutS,
+});
+app.get("/stats", (res) => {
+  res.writeHeader("content-type", "application/json").end(JSON.stringify({ ...gateway.stats(), bus: bus.stats() }));
+});
+
+const listening = await listen(app, config.host, config.port).catch((e: Error) => fatal(e.message));
+log.info({ port: listening.port, nodeId: config.nodeId, redis: Boolean(config.redisUrl) }, "nexus gateway listening");
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "draining");
+  health.drain();
+  listening.close();
+  gateway.drain();
+  await bus.close().catch(() => {});
+  await database.close().catch(() => {});
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
