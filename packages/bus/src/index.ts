@@ -1,0 +1,16 @@
+/** @module Cluster bus: the `Bus` seam, an in-process implementation and a Redis one. */
+export {
+  assertNodeId,
+  type Bus,
+  type BusHandler,
+  type BusLogger,
+  type BusMessage,
+  type BusMessageKind,
+  type BusMessageTypes,
+  type BusStats,
+  type NodeId,
+  type Unsubscribe,
+  whenReady,
+} from "./bus.js";
+export { createMemoryBus, createMemoryHub, type MemoryBusOptions, type MemoryHub } from "./memory-bus.js";
+export { createRedisBus, type RedisBusOptions } from "./redis-bus.js";
