@@ -50,8 +50,7 @@ describe("envelope codec", () => {
 });
 
 describe("broadcast seq", () => {
-  it("round-trips and is validated", async () => {
-    const { decodeEnvelope, encodeEnvelope } = await import("./envelope.js");
+  it("round-trips and is validated", () => {
     const wire = encodeEnvelope("n1", {
       kind: "broadcast",
       topic: "chat:x",
