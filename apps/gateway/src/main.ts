@@ -46,11 +46,16 @@ const { gateway } = mountGatewayNode(app, {
   idleTimeoutSeconds: config.socketIdleTimeoutS,
 });
 app.get("/stats", (res) => {
-  res.writeHeader("content-type", "application/json").end(JSON.stringify({ ...gateway.stats(), bus: bus.stats() }));
+  res
+    .writeHeader("content-type", "application/json")
+    .end(JSON.stringify({ ...gateway.stats(), bus: bus.stats() }));
 });
 
 const listening = await listen(app, config.host, config.port).catch((e: Error) => fatal(e.message));
-log.info({ port: listening.port, nodeId: config.nodeId, redis: Boolean(config.redisUrl) }, "nexus gateway listening");
+log.info(
+  { port: listening.port, nodeId: config.nodeId, redis: Boolean(config.redisUrl) },
+  "nexus gateway listening",
+);
 
 let stopping = false;
 async function shutdown(signal: string) {

@@ -8,7 +8,7 @@ import { createAccessTokens, createValidAfterCache } from "@nexus/auth";
 import type { Bus } from "@nexus/bus";
 import { type Db, userValidAfter } from "@nexus/db";
 import type { TemplatedApp } from "@nexus/http";
-import { createChatChannel } from "./channels/chat-channel.js";
+import { chatGapFiller, createChatChannel } from "./channels/chat-channel.js";
 import { createMembership, type Membership } from "./channels/membership.js";
 import { createRouter } from "./channels/router.js";
 import { type Gateway, type GatewayOptions, mountGateway, USERS_CONTROL_TOPIC } from "./gateway.js";
@@ -32,8 +32,16 @@ export interface GatewayNode {
 }
 
 export function mountGatewayNode(app: TemplatedApp, s: GatewayNodeSettings): GatewayNode {
-  const validAfter = createValidAfterCache({ load: (id) => userValidAfter(s.db, id), ttlMs: 30_000, max: 100_000 });
-  const tokens = createAccessTokens({ secret: s.jwtSecret, requireExp: s.jwtRequireExp, validAfter: validAfter.get });
+  const validAfter = createValidAfterCache({
+    load: (id) => userValidAfter(s.db, id),
+    ttlMs: 30_000,
+    max: 100_000,
+  });
+  const tokens = createAccessTokens({
+    secret: s.jwtSecret,
+    requireExp: s.jwtRequireExp,
+    validAfter: validAfter.get,
+  });
   const authenticate = async (token: string): Promise<AuthResult> => {
     const r = await tokens.verify(token);
     return r.ok ? { ok: true, userId: r.userId } : { ok: false, reason: r.reason };
@@ -50,6 +58,7 @@ export function mountGatewayNode(app: TemplatedApp, s: GatewayNodeSettings): Gat
     allowedOrigins: s.allowedOrigins,
     maxFrameBytes: s.maxFrameBytes,
     idleTimeoutSeconds: s.idleTimeoutSeconds,
+    fillGap: (topic, from, to) => chatGapFiller(s.db, topic, from, to),
   });
   // A signed-out user's next connect must re-read their valid-after time on every node.
   void s.bus

@@ -18,6 +18,11 @@ export interface ChannelContext {
   broadcast(event: string, payload: JsonObject | Uint8Array): void;
   /** Like broadcast, but not to this socket. */
   broadcastFrom(event: string, payload: JsonObject | Uint8Array): void;
+  /**
+   * A numbered broadcast (a conversation's message `seq`): every node delivers the topic's
+   * numbered broadcasts in seq order, whichever node sent them (fanout/seq-orderer.ts).
+   */
+  broadcastSeq(event: string, payload: JsonObject, seq: number): void;
 }
 
 export type JoinResult<S> =
@@ -37,7 +42,12 @@ export interface ChannelHandler<S = unknown> {
   join(topic: string, params: unknown, ctx: ChannelContext): Promise<JoinResult<S>> | JoinResult<S>;
   /** Runs after the join reply is on the wire (e.g. to push presence_state, PROTOCOL.md §6.4 rule 4). */
   afterJoin?(ctx: ChannelContext, state: S): void | Promise<void>;
-  handleIn(event: string, payload: unknown, ctx: ChannelContext, state: S): Promise<HandleResult> | HandleResult;
+  handleIn(
+    event: string,
+    payload: unknown,
+    ctx: ChannelContext,
+    state: S,
+  ): Promise<HandleResult> | HandleResult;
   /**
    * Runs when the channel ends for any reason but a duplicate join, which in Phoenix kills the
    * channel without running terminate. Errors here are logged and swallowed.

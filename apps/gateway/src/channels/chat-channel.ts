@@ -6,8 +6,15 @@
  * broadcast to every subscriber on every node as `new_msg {id, content: {text}, sender_id,
  * inserted_at}`. A failed save answers `{reason: "Failed to save"}` and broadcasts nothing.
  */
-import { appendMessageGroup, type Db, ensureOpenChat } from "@nexus/db";
+import {
+  appendMessageGroup,
+  type Db,
+  ensureOpenChat,
+  type SharedMessage,
+  sharedMessagesBySeq,
+} from "@nexus/db";
 import { parseTopic } from "@nexus/protocol";
+import type { StoredBroadcast } from "../fanout/fanout.js";
 import type { ChannelHandler, HandleResult, JsonObject } from "./channel.js";
 import type { Membership } from "./membership.js";
 
@@ -26,10 +33,33 @@ export interface ChatChannelDeps {
   log: { error(obj: object, msg: string): void };
 }
 
+/** Seed 004's `new_msg` broadcast (plus `seq`), from a stored message: live and re-delivered alike. */
+export function newMsgPayload(
+  m: Pick<SharedMessage, "id" | "senderId" | "content" | "insertedAt" | "seq">,
+): JsonObject {
+  const text = (m.content as { text?: unknown } | null)?.text;
+  return { id: m.id, content: { text }, sender_id: m.senderId, inserted_at: m.insertedAt, seq: m.seq };
+}
+
+/** Reads `chat:` broadcasts back from Postgres when one went missing (fanout GapFiller). */
+export async function chatGapFiller(
+  db: Db,
+  topic: string,
+  from: number,
+  to: number,
+): Promise<StoredBroadcast[]> {
+  const parsed = parseTopic(topic);
+  if (parsed?.kind !== "chat") return [];
+  const rows = await sharedMessagesBySeq(db, parsed.id.toLowerCase(), from, to);
+  return rows.map((m) => ({ seq: m.seq, event: "new_msg", payload: JSON.stringify(newMsgPayload(m)) }));
+}
+
 const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function invalid(field: string, message: string): HandleResult {
-  return { reply: { status: "error", response: { reason: "invalid_payload", errors: { [field]: [message] } } } };
+  return {
+    reply: { status: "error", response: { reason: "invalid_payload", errors: { [field]: [message] } } },
+  };
 }
 
 export function createChatChannel(deps: ChatChannelDeps): ChannelHandler<ChatState> {
@@ -49,8 +79,10 @@ export function createChatChannel(deps: ChatChannelDeps): ChannelHandler<ChatSta
       switch (event) {
         case "new_msg": {
           const body = isObject(payload) ? payload.body : undefined;
-          if (typeof body !== "string" || body.trim() === "") return invalid("body", "must be a non-empty string");
-          if (body.length > MAX_BODY_CHARS) return invalid("body", `must be at most ${MAX_BODY_CHARS} characters`);
+          if (typeof body !== "string" || body.trim() === "")
+            return invalid("body", "must be a non-empty string");
+          if (body.length > MAX_BODY_CHARS)
+            return invalid("body", `must be at most ${MAX_BODY_CHARS} characters`);
           let saved: Awaited<ReturnType<typeof appendMessageGroup>>;
           try {
             if (deps.openJoin) await ensureOpenChat(deps.db, state.conversationId, ctx.userId);
@@ -64,13 +96,17 @@ export function createChatChannel(deps: ChatChannelDeps): ChannelHandler<ChatSta
             return { reply: { status: "error", response: { reason: "Failed to save" } } };
           }
           const message = saved.messages[0]!;
-          ctx.broadcast("new_msg", {
-            id: message.id,
-            content: { text: body },
-            sender_id: ctx.userId,
-            inserted_at: message.insertedAt,
-            seq: saved.seq,
-          });
+          ctx.broadcastSeq(
+            "new_msg",
+            newMsgPayload({
+              id: message.id,
+              senderId: ctx.userId,
+              content: { text: body },
+              insertedAt: message.insertedAt,
+              seq: saved.seq,
+            }),
+            saved.seq,
+          );
           return { reply: { status: "ok", response: { id: message.id, seq: saved.seq } } };
         }
         case "ping":

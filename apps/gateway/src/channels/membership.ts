@@ -23,7 +23,9 @@ export function createMembership(
   });
   return {
     async isMember(conversationId, userId) {
-      return (await cache.fetch(`${conversationId}|${userId}`, { context: { conversationId, userId } })) === true;
+      return (
+        (await cache.fetch(`${conversationId}|${userId}`, { context: { conversationId, userId } })) === true
+      );
     },
     invalidate(conversationId, userId) {
       if (userId !== undefined) {

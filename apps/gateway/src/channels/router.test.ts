@@ -2,7 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { ChannelHandler } from "./channel.js";
 import { createRouter } from "./router.js";
 
-const h = (): ChannelHandler => ({ join: () => ({ ok: true, state: null }), handleIn: () => ({ noreply: true }) });
+const h = (): ChannelHandler => ({
+  join: () => ({ ok: true, state: null }),
+  handleIn: () => ({ noreply: true }),
+});
 
 describe("createRouter", () => {
   it("matches exact topics and prefixes, longest prefix first", () => {

@@ -18,8 +18,9 @@ export function createRouter(routes: Record<string, ChannelHandler>): Router {
       exact.set(pattern, handler);
       continue;
     }
-    if (star !== pattern.length - 1) throw new Error(`route ${JSON.stringify(pattern)}: the splat (*) must be last`);
-    if (pattern === "*") throw new Error("route \"*\": a catch-all route would swallow unmatched topics");
+    if (star !== pattern.length - 1)
+      throw new Error(`route ${JSON.stringify(pattern)}: the splat (*) must be last`);
+    if (pattern === "*") throw new Error('route "*": a catch-all route would swallow unmatched topics');
     prefixes.push([pattern.slice(0, -1), handler]);
   }
   // Longest prefix first, so `room:admin:*` wins over `room:*`.

@@ -158,3 +158,41 @@ export async function listMessagesPage(
   );
   return { ok: true, items: page.items, pageToken: page.pageToken };
 }
+
+export interface SharedMessage {
+  id: string;
+  senderId: string;
+  content: unknown;
+  seq: number;
+  insertedAt: string;
+}
+
+/**
+ * The live (not deleted) plaintext messages of a conversation with seq in [from, to], in seq
+ * order: what a gateway re-delivers when a `chat:` broadcast went missing on the bus.
+ */
+export async function sharedMessagesBySeq(
+  db: Db,
+  conversationId: string,
+  from: number,
+  to: number,
+): Promise<SharedMessage[]> {
+  return db
+    .select({
+      id: messages.id,
+      senderId: messageGroups.senderId,
+      content: messages.content,
+      seq: messageGroups.seq,
+      insertedAt: messages.insertedAt,
+    })
+    .from(messageGroups)
+    .innerJoin(messages, and(eq(messages.groupId, messageGroups.id), isNull(messages.recipientId)))
+    .where(
+      and(
+        eq(messageGroups.conversationId, conversationId),
+        isNull(messageGroups.deletedAt),
+        sql`${messageGroups.seq} between ${from} and ${to}`,
+      ),
+    )
+    .orderBy(messageGroups.seq);
+}

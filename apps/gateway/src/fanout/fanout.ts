@@ -1,0 +1,214 @@
+/**
+ * @module
+ * Broadcast delivery on one node, and the bridge to the others (DESIGN.md §8).
+ *
+ * Locally every Phoenix topic has one uWS topic per serializer (`1|chat:x`, `2|chat:x`): a
+ * broadcast is encoded once per serializer that has subscribers and handed to uWS's native
+ * publish, with no JavaScript loop over sockets. Remotely it is one bus publish carrying the
+ * payload as JSON text, which receiving nodes splice into their frames without re-parsing.
+ * A node holds the bus subscription for a topic only while it has local members on it.
+ */
+import type { Bus, BusMessage, NodeId, Unsubscribe } from "@nexus/bus";
+import {
+  EncodeError,
+  type Frame,
+  type Serializer,
+  type Vsn,
+  v1JsonSerializer,
+  v2JsonSerializer,
+} from "@nexus/protocol";
+import type { JsonObject } from "../channels/channel.js";
+import type { Connection } from "../socket/connection.js";
+import { SeqOrderer } from "./seq-orderer.js";
+
+export interface LocalPublisher {
+  publish(localTopic: string, data: string | Uint8Array, binary: boolean): void;
+  numSubscribers(localTopic: string): number;
+}
+
+export interface FanoutStats {
+  /** Broadcasts originated on this node. */
+  broadcasts: number;
+  /** Broadcasts received from other nodes. */
+  remoteBroadcasts: number;
+  /** Topics with local members (each holds one bus subscription). */
+  topics: number;
+  /** Numbered broadcasts that arrived ahead of a gap which stayed open, so were read from Postgres. */
+  gapsFilled: number;
+}
+
+/** A numbered broadcast read back from the database to close a gap (see seq-orderer.ts). */
+export interface StoredBroadcast {
+  seq: number;
+  event: string;
+  /** JSON text of the payload, exactly as the live broadcast carried it. */
+  payload: string;
+}
+
+/** Reads the numbered broadcasts [from, to] of a topic from the source of truth. */
+export type GapFiller = (topic: string, from: number, to: number) => Promise<StoredBroadcast[]>;
+
+export interface Fanout {
+  localTopic(vsn: Vsn, topic: string): string;
+  /** Counts a local member; the first one subscribes on the bus. Resolves when delivery from other nodes is live. */
+  acquire(topic: string): Promise<void>;
+  release(topic: string): void;
+  /** To every subscriber of `topic` on every node; `except` (a local connection) is skipped. */
+  broadcast(topic: string, event: string, payload: JsonObject | Uint8Array, except?: Connection): void;
+  /** Like broadcast, delivered on every node in `seq` order (gaps are filled from the database). */
+  broadcastSeq(topic: string, event: string, payload: JsonObject, seq: number): void;
+  /** Node-local delivery only (e.g. presence diffs, which every node computes for itself). */
+  broadcastLocal(topic: string, event: string, payload: JsonObject): void;
+  stats(): FanoutStats;
+}
+
+function checkObject(payload: unknown): void {
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+    const got = payload === null ? "null" : Array.isArray(payload) ? "array" : typeof payload;
+    throw new EncodeError("not_an_object", `broadcast payload must be a JSON object or binary, got ${got}`);
+  }
+}
+
+const SERIALIZERS: readonly Serializer[] = [v1JsonSerializer, v2JsonSerializer];
+const PREFIX: Record<Vsn, string> = { "1.0.0": "1|", "2.0.0": "2|" };
+
+interface Held {
+  count: number;
+  ready: Promise<Unsubscribe>;
+}
+
+export function createFanout({
+  local,
+  bus,
+  onRemote,
+  fillGap = async () => [],
+  gapTimeoutMs = 100,
+  onError,
+}: {
+  local: LocalPublisher;
+  bus: Bus;
+  /** Observes broadcasts from other nodes (metrics, tests); delivery does not depend on it. */
+  onRemote?: (msg: BusMessage<"broadcast">, from: NodeId) => void;
+  /** Where missing numbered broadcasts are read from; without one, a gap that stays open is skipped. */
+  fillGap?: GapFiller;
+  /** How long an early numbered broadcast waits for the ones before it before the gap is filled. */
+  gapTimeoutMs?: number;
+  onError?: (e: unknown) => void;
+}): Fanout {
+  const held = new Map<string, Held>();
+  let broadcasts = 0;
+  let remoteBroadcasts = 0;
+  let gapsFilled = 0;
+
+  const localTopic = (vsn: Vsn, topic: string) => PREFIX[vsn] + topic;
+
+  const publishEncoded = (topic: string, encode: (s: Serializer) => Frame, except?: Connection) => {
+    for (const s of SERIALIZERS) {
+      const lt = PREFIX[s.vsn] + topic;
+      if (local.numSubscribers(lt) === 0) continue;
+      let frame: Frame;
+      try {
+        frame = encode(s);
+      } catch {
+        continue; // e.g. a binary payload has no V1 form: V1 sockets cannot receive it
+      }
+      if (except) except.publishFrom(lt, frame);
+      else local.publish(lt, frame.data, frame.binary);
+    }
+  };
+
+  const publishJson = (topic: string, event: string, json: string) =>
+    publishEncoded(topic, (s) => s.encodeBroadcastJson(topic, event, json));
+
+  const orderer = new SeqOrderer<{ event: string; json: string }>({
+    gapTimeoutMs,
+    deliver: (topic, b) => publishJson(topic, b.event, b.json),
+    fillGap: async (topic, from, to) =>
+      (await fillGap(topic, from, to)).map((b) => ({
+        seq: b.seq,
+        item: { event: b.event, json: b.payload },
+      })),
+    onGap: () => {
+      gapsFilled++;
+    },
+    onError,
+  });
+
+  const onBus = (msg: BusMessage) => {
+    if (msg.kind !== "broadcast") return;
+    remoteBroadcasts++;
+    if (msg.seq !== undefined) orderer.offer(msg.topic, msg.seq, { event: msg.event, json: msg.payload });
+    else publishJson(msg.topic, msg.event, msg.payload);
+  };
+
+  return {
+    localTopic,
+
+    acquire(topic) {
+      const h = held.get(topic);
+      if (h) {
+        h.count++;
+        return h.ready.then(() => undefined);
+      }
+      const ready = bus.subscribe(topic, (msg, from) => {
+        onBus(msg);
+        if (onRemote && msg.kind === "broadcast") onRemote(msg, from);
+      });
+      const entry: Held = { count: 1, ready };
+      held.set(topic, entry);
+      return ready.then(
+        () => undefined,
+        (e) => {
+          // Nobody holds a failed subscription: the next member will try again.
+          if (held.get(topic) === entry) held.delete(topic);
+          throw e;
+        },
+      );
+    },
+
+    release(topic) {
+      const h = held.get(topic);
+      if (!h) return;
+      if (--h.count > 0) return;
+      held.delete(topic);
+      orderer.forget(topic);
+      void h.ready.then(
+        (unsubscribe) => unsubscribe(),
+        () => {},
+      );
+    },
+
+    broadcast(topic, event, payload, except) {
+      // Checked here, not only when encoding: encoding happens only for serializers that have
+      // local subscribers, and a bad payload must fail the calling channel (Phoenix raises, and
+      // the channel crashes) whether or not anyone is listening on this node.
+      if (!(payload instanceof Uint8Array)) checkObject(payload);
+      broadcasts++;
+      if (payload instanceof Uint8Array) {
+        // Binary broadcasts stay on this node: the bus carries JSON text only.
+        publishEncoded(topic, (s) => s.encodeBroadcast(topic, event, payload), except);
+        return;
+      }
+      const json = JSON.stringify(payload);
+      publishEncoded(topic, (s) => s.encodeBroadcastJson(topic, event, json), except);
+      bus.publish(topic, { kind: "broadcast", topic, event, payload: json });
+    },
+
+    broadcastSeq(topic, event, payload, seq) {
+      checkObject(payload);
+      broadcasts++;
+      const json = JSON.stringify(payload);
+      // Our own message goes through the orderer too: a message from another node with a
+      // lower seq may still be on its way, and local members must see them in order.
+      orderer.offer(topic, seq, { event, json });
+      bus.publish(topic, { kind: "broadcast", topic, event, payload: json, seq });
+    },
+
+    broadcastLocal(topic, event, payload) {
+      const json = JSON.stringify(payload);
+      publishEncoded(topic, (s) => s.encodeBroadcastJson(topic, event, json));
+    },
+
+    stats: () => ({ broadcasts, remoteBroadcasts, topics: held.size, gapsFilled }),
+  };
+}

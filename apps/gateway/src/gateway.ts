@@ -1,0 +1,203 @@
+/**
+ * @module
+ * Mounts the Phoenix socket on a uWS app: `/socket/websocket`. Used by the gateway process
+ * and by the standalone node. Owns the node's sockets: counts them, closes them all on
+ * drain, and closes one user's sockets when the cluster says so (sign-out everywhere).
+ */
+import type { Bus } from "@nexus/bus";
+import type { TemplatedApp, WebSocket } from "@nexus/http";
+import { CloseCode } from "@nexus/protocol";
+import type { Router } from "./channels/router.js";
+import { createFanout, type Fanout, type GapFiller } from "./fanout/fanout.js";
+import { Session, type SessionLogger } from "./socket/session.js";
+import { createOriginCheck } from "./transport/origin.js";
+import { type AuthResult, type ConnData, createUpgradeHandler } from "./transport/upgrade.js";
+import { UwsConnection } from "./transport/uws-connection.js";
+
+export interface GatewayOptions {
+  router: Router;
+  bus: Bus;
+  log: SessionLogger & { info(obj: object, msg: string): void; debug(obj: object, msg: string): void };
+  authenticate(token: string): Promise<AuthResult>;
+  allowedOrigins: readonly string[] | null;
+  /** Largest inbound frame; larger closes that socket with 1009. Seed 004: 64 KB. */
+  maxFrameBytes?: number;
+  /** Seconds without inbound data before the server closes the socket (Phoenix: 60). */
+  idleTimeoutSeconds?: number;
+  maxChannels?: number;
+  /** Per-socket send buffer limit; a slower consumer is closed rather than buffered without bound. */
+  maxBackpressureBytes?: number;
+  path?: string;
+  /** Reads numbered broadcasts back from the database when one goes missing (see fanout/seq-orderer.ts). */
+  fillGap?: GapFiller;
+}
+
+export interface GatewayStats {
+  connections: number;
+  connectsTotal: number;
+  refusedTotal: number;
+  slowConsumersClosed: number;
+  droppedFrames: number;
+  fanout: ReturnType<Fanout["stats"]>;
+}
+
+export interface Gateway {
+  fanout: Fanout;
+  stats(): GatewayStats;
+  /** Closes every socket of `userId` on this node (code 1001: the client may reconnect and be refused). */
+  disconnectUser(userId: string): number;
+  /** Closes every socket (1012 service restart) so clients reconnect to another node. */
+  drain(): void;
+}
+
+/** Per-socket data: what the upgrade decided, plus what the socket handlers attach. */
+interface SocketData extends ConnData {
+  session?: Session;
+  conn?: UwsConnection<SocketData>;
+  /** getBufferedAmount() when uWS last unsubscribed this socket from a topic (see `subscription`). */
+  bufferedAtUnsubscribe?: number;
+}
+type Ws = WebSocket<SocketData>;
+
+export const USERS_CONTROL_TOPIC = "nexus:users";
+
+/**
+ * uWS checks a frame's announced length against `maxPayloadLength` and, past it, drops the TCP
+ * connection without a close frame (the client sees 1006). To answer an oversized frame with
+ * 1009 as intended, uWS must accept it first, so it is allowed frames up to this size and the
+ * gateway's own limit is enforced in `message`. Beyond it uWS's bare disconnect remains: buffering
+ * ever larger frames just to refuse them politely is not worth the memory.
+ */
+const OVERSIZE_FRAME_CAP = 1024 * 1024;
+
+export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
+  const path = opts.path ?? "/socket";
+  const maxFrame = opts.maxFrameBytes ?? 64 * 1024;
+  const maxBackpressure = opts.maxBackpressureBytes ?? 1024 * 1024;
+  const localPublish = (topic: string, data: string | Uint8Array, binary: boolean) =>
+    void app.publish(topic, data, binary);
+  const fanout = createFanout({
+    local: { publish: localPublish, numSubscribers: (t) => app.numSubscribers(t) },
+    bus: opts.bus,
+    ...(opts.fillGap ? { fillGap: opts.fillGap } : {}),
+    onError: (e) => opts.log.error({ err: e }, "filling a broadcast gap from the database failed"),
+  });
+  const byUser = new Map<string, Set<Ws>>();
+  let connectsTotal = 0;
+  let refusedTotal = 0;
+  let slowConsumersClosed = 0;
+  let droppedFrames = 0;
+  let connections = 0;
+  const sessionDeps = {
+    router: opts.router,
+    fanout,
+    log: opts.log,
+    maxChannels: opts.maxChannels ?? 100,
+    onDropped: () => {
+      droppedFrames++;
+    },
+  };
+
+  app.ws<SocketData>(`${path}/websocket`, {
+    // Oversized frames must still arrive to be refused with 1009 (see OVERSIZE_FRAME_CAP).
+    maxPayloadLength: Math.max(maxFrame + 1, OVERSIZE_FRAME_CAP),
+    idleTimeout: opts.idleTimeoutSeconds ?? 60,
+    // Phoenix has no WebSocket pings: liveness is the client's heartbeat, so a silent client times out.
+    sendPingsAutomatically: false,
+    maxBackpressure,
+    closeOnBackpressureLimit: 1,
+    upgrade: createUpgradeHandler({
+      authenticate: opts.authenticate,
+      originAllowed: createOriginCheck(opts.allowedOrigins),
+      onRefused: (reason, detail) => {
+        refusedTotal++;
+        opts.log.debug({ reason, ...detail }, "socket refused");
+      },
+    }),
+    open(ws) {
+      const data = ws.getUserData();
+      data.conn = new UwsConnection(ws, localPublish);
+      data.session = new Session(data.conn, data.serializer, data.userId, data.params, sessionDeps);
+      connections++;
+      connectsTotal++;
+      const mine = byUser.get(data.userId);
+      if (mine) mine.add(ws);
+      else byUser.set(data.userId, new Set([ws]));
+    },
+    message(ws, message, isBinary) {
+      if (message.byteLength > maxFrame) {
+        ws.end(CloseCode.MessageTooBig, "frame too large");
+        return;
+      }
+      ws.getUserData().session!.receive(message, isBinary);
+    },
+    // When uWS drops a connection (1006) it unsubscribes the socket from its topics just before
+    // `close`, while the socket can still be read: the last look at its send buffer. `close`
+    // itself may not touch the socket (uWS throws, and a throw in a uWS callback kills the
+    // process). After our own `end()` the socket is already unreadable here, and that is no
+    // backpressure close, so the throw is expected and ignored.
+    subscription(ws, _topic, newCount, oldCount) {
+      if (newCount >= oldCount) return;
+      try {
+        ws.getUserData().bufferedAtUnsubscribe = ws.getBufferedAmount();
+      } catch {
+        // closed by end()
+      }
+    },
+    close(ws, code) {
+      const data = ws.getUserData();
+      connections--;
+      // A consumer over maxBackpressure is cut by uWS with a bare 1006, like any dropped TCP
+      // connection; what tells it apart is a send of ours that uWS refused (a reply or push) or
+      // a send buffer over the limit when uWS unsubscribed it (broadcasts).
+      if (code === 1006 && (data.conn?.refusedSends || (data.bufferedAtUnsubscribe ?? 0) > maxBackpressure)) {
+        slowConsumersClosed++;
+      }
+      data.session?.closed();
+      const mine = byUser.get(data.userId);
+      if (mine) {
+        mine.delete(ws);
+        if (mine.size === 0) byUser.delete(data.userId);
+      }
+    },
+  });
+  // Phoenix: a non-upgrade request to the socket path is a 400.
+  app.any(`${path}/websocket`, (res) => {
+    res.writeStatus("400 Bad Request").end();
+  });
+
+  const disconnectUser = (userId: string) => {
+    const mine = byUser.get(userId);
+    if (!mine) return 0;
+    const all = [...mine];
+    for (const ws of all) ws.end(CloseCode.GoingAway, "disconnect");
+    return all.length;
+  };
+
+  // Sign-out everywhere reaches every node; only the ones holding that user's sockets act.
+  void opts.bus
+    .subscribe(USERS_CONTROL_TOPIC, (msg) => {
+      if (msg.kind === "control" && msg.action === "disconnect_user" && typeof msg.data === "string") {
+        const n = disconnectUser(msg.data);
+        if (n > 0) opts.log.info({ userId: msg.data, sockets: n }, "user disconnected by cluster event");
+      }
+    })
+    .catch((e) => opts.log.error({ err: e }, "could not subscribe to user control events"));
+
+  return {
+    fanout,
+    stats: () => ({
+      connections,
+      connectsTotal,
+      refusedTotal,
+      slowConsumersClosed,
+      droppedFrames,
+      fanout: fanout.stats(),
+    }),
+    disconnectUser,
+    drain() {
+      for (const set of byUser.values())
+        for (const ws of [...set]) ws.end(CloseCode.ServiceRestart, "draining");
+    },
+  };
+}

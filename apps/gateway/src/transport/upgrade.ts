@@ -1,0 +1,105 @@
+/**
+ * @module
+ * The HTTP upgrade to a Phoenix socket (PROTOCOL.md §1): vsn negotiation, origin check, token
+ * from the `authToken` subprotocol or `params.token`, all decided before the 101. Any refusal
+ * is a bare 403, as Phoenix sends, so clients cannot probe which check failed.
+ *
+ * uWS lifetimes: `req` is only valid until the first await, so everything needed is copied
+ * out synchronously; after the await the response may have been aborted by the client.
+ */
+import type { HttpRequest, HttpResponse } from "@nexus/http";
+import { negotiateSerializer, type Serializer } from "@nexus/protocol";
+import { parseSubprotocols } from "./subprotocol.js";
+
+export type AuthResult = { ok: true; userId: string } | { ok: false; reason: string };
+
+export interface ConnData {
+  userId: string;
+  serializer: Serializer;
+  params: Record<string, string>;
+}
+
+export interface UpgradeDeps {
+  authenticate(token: string): Promise<AuthResult>;
+  originAllowed(origin: string): boolean;
+  onRefused(reason: string, detail: { origin: string; ip: string }): void;
+}
+
+// The uWS context type is opaque; it is only passed back to res.upgrade.
+type UpgradeContext = Parameters<HttpResponse["upgrade"]>[4];
+
+export function createUpgradeHandler(deps: UpgradeDeps) {
+  return (res: HttpResponse, req: HttpRequest, context: UpgradeContext): void => {
+    const key = req.getHeader("sec-websocket-key");
+    const protocols = req.getHeader("sec-websocket-protocol");
+    const extensions = req.getHeader("sec-websocket-extensions");
+    const origin = req.getHeader("origin");
+    const query = req.getQuery() ?? "";
+    const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+
+    const refuse = (reason: string) => {
+      deps.onRefused(reason, { origin, ip });
+      if (aborted) return;
+      res.cork(() => {
+        res.writeStatus("403 Forbidden").end();
+      });
+    };
+
+    const params: Record<string, string> = {};
+    for (const [k, v] of new URLSearchParams(query)) params[k] = v;
+    const checked = checkRequest(params, origin, protocols, (o) => deps.originAllowed(o));
+    if (!checked.ok) {
+      refuse(checked.reason);
+      return;
+    }
+    const { serializer, echo, token } = checked;
+    // The token is a secret: it must not linger in the params channels can read.
+    delete params.token;
+
+    // Called through a promise so a verifier that throws synchronously refuses this socket
+    // instead of throwing into uWS (which would take the process down).
+    Promise.resolve(token)
+      .then((t) => deps.authenticate(t))
+      .then(
+        (auth) => {
+          if (!auth.ok) return refuse(`token refused: ${auth.reason}`);
+          if (aborted) return;
+          res.cork(() => {
+            res.upgrade<ConnData>(
+              { userId: auth.userId, serializer, params },
+              key,
+              echo,
+              extensions,
+              context,
+            );
+          });
+        },
+        () => refuse("authentication failed"),
+      );
+  };
+}
+
+type Checked =
+  | { ok: true; serializer: Serializer; echo: string; token: string }
+  | { ok: false; reason: string };
+
+/** Everything decided before authentication, in Phoenix's order: vsn, origin, subprotocol, token. */
+function checkRequest(
+  params: Record<string, string>,
+  origin: string,
+  protocols: string,
+  originAllowed: (origin: string) => boolean,
+): Checked {
+  const serializer = negotiateSerializer(params.vsn);
+  if (!serializer) return { ok: false, reason: "unsupported vsn" };
+  if (!originAllowed(origin)) return { ok: false, reason: "origin not allowed" };
+  const sub = parseSubprotocols(protocols);
+  if (!sub.ok) return sub;
+  const token = sub.token ?? params.token;
+  if (!token) return { ok: false, reason: "no token" };
+  return { ok: true, serializer, echo: sub.echo, token };
+}
