@@ -133,7 +133,9 @@ export class ChatClient {
   }
 
   disconnect(): void {
-    this.channels.forEach((channel) => channel.leave());
+    this.channels.forEach((channel) => {
+      channel.leave();
+    });
     this.channels.clear();
     this.socket.disconnect();
   }

@@ -46,11 +46,10 @@ export class SeqOrderer<T> {
 
   offer(topic: string, seq: number, item: T): void {
     let s = this.#topics.get(topic);
-    if (!s)
-      this.#topics.set(
-        topic,
-        (s = { next: undefined, waiting: new Map(), timer: undefined, filling: false }),
-      );
+    if (!s) {
+      s = { next: undefined, waiting: new Map(), timer: undefined, filling: false };
+      this.#topics.set(topic, s);
+    }
     // The first broadcast a node sees for a topic sets its baseline: members joined just now
     // and read anything older through the history API.
     if (s.next === undefined) s.next = seq;
