@@ -6,7 +6,9 @@
  */
 import type { Bus } from "@nexus/bus";
 import type { TemplatedApp, WebSocket } from "@nexus/http";
+import { createTracker, type Tracker } from "@nexus/presence";
 import { CloseCode } from "@nexus/protocol";
+import type { JsonObject } from "./channels/channel.js";
 import type { Router } from "./channels/router.js";
 import { createFanout, type Fanout, type GapFiller } from "./fanout/fanout.js";
 import { Session, type SessionLogger } from "./socket/session.js";
@@ -30,6 +32,10 @@ export interface GatewayOptions {
   path?: string;
   /** Reads numbered broadcasts back from the database when one goes missing (see fanout/seq-orderer.ts). */
   fillGap?: GapFiller;
+  /** How long a silent node's presences survive on the others (DESIGN.md §4.6: 5 s). */
+  presenceDownMs?: number;
+  /** No other node can exist (standalone, in-process bus): presence does not wait for peers at boot. */
+  presenceSolo?: boolean;
 }
 
 export interface GatewayStats {
@@ -43,6 +49,8 @@ export interface GatewayStats {
 
 export interface Gateway {
   fanout: Fanout;
+  /** Cluster presence; close it (gracefully) after drain() so the other nodes drop this node's entries at once. */
+  presence: Tracker;
   stats(): GatewayStats;
   /** Closes every socket of `userId` on this node (code 1001: the client may reconnect and be refused). */
   disconnectUser(userId: string): number;
@@ -82,6 +90,15 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
     ...(opts.fillGap ? { fillGap: opts.fillGap } : {}),
     onError: (e) => opts.log.error({ err: e }, "filling a broadcast gap from the database failed"),
   });
+  // Each node renders presence diffs from its own view and delivers them to its own sockets only
+  // (PROTOCOL.md §6.3); the tracker replicates the underlying state between nodes.
+  const presence = createTracker({
+    bus: opts.bus,
+    onDiff: (topic, diff) => fanout.broadcastLocal(topic, "presence_diff", diff as unknown as JsonObject),
+    ...(opts.presenceDownMs !== undefined ? { downPeriodMs: opts.presenceDownMs } : {}),
+    ...(opts.presenceSolo !== undefined ? { solo: opts.presenceSolo } : {}),
+    logger: opts.log,
+  });
   const byUser = new Map<string, Set<Ws>>();
   let connectsTotal = 0;
   let refusedTotal = 0;
@@ -96,6 +113,7 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
     onDropped: () => {
       droppedFrames++;
     },
+    presence,
   };
 
   app.ws<SocketData>(`${path}/websocket`, {
@@ -186,6 +204,7 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
 
   return {
     fanout,
+    presence,
     stats: () => ({
       connections,
       connectsTotal,

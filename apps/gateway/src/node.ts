@@ -24,6 +24,9 @@ export interface GatewayNodeSettings {
   chatOpenJoin: boolean;
   maxFrameBytes: number;
   idleTimeoutSeconds: number;
+  presenceDownMs: number;
+  /** True when no other node can exist (in-process bus). */
+  solo: boolean;
 }
 
 export interface GatewayNode {
@@ -59,6 +62,8 @@ export function mountGatewayNode(app: TemplatedApp, s: GatewayNodeSettings): Gat
     maxFrameBytes: s.maxFrameBytes,
     idleTimeoutSeconds: s.idleTimeoutSeconds,
     fillGap: (topic, from, to) => chatGapFiller(s.db, topic, from, to),
+    presenceDownMs: s.presenceDownMs,
+    presenceSolo: s.solo,
   });
   // A signed-out user's next connect must re-read their valid-after time on every node.
   void s.bus

@@ -70,7 +70,11 @@ const { gateway } = mountGatewayNode(app, {
   chatOpenJoin: config.chatOpenJoin,
   maxFrameBytes: config.maxFrameBytes,
   idleTimeoutSeconds: config.socketIdleTimeoutS,
+  presenceDownMs: config.presenceDownMs,
+  solo: !config.redisUrl,
 });
+// A node's first presence_state must already list users on the other nodes (bounded wait).
+await gateway.presence.ready();
 app.any("/*", (res) => {
   res.cork(() => {
     res.writeStatus("404 Not Found").writeHeader("content-type", "application/json; charset=utf-8");
@@ -92,6 +96,8 @@ async function shutdown(signal: string) {
   health.drain();
   listening.close();
   gateway.drain();
+  // Graceful: the other nodes drop this node's presences at once instead of after the down period.
+  await gateway.presence.close({ graceful: true }).catch(() => {});
   await bus.close().catch(() => {});
   await database.close().catch((e) => log.error({ err: e }, "closing the database failed"));
   releaseLock();

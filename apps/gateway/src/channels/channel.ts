@@ -5,7 +5,25 @@
  * its topic, and it answers with values (PROTOCOL.md §4; STYLE principle 4).
  */
 
+import type { Meta, PresenceMap } from "@nexus/presence";
+
 export type JsonObject = { [key: string]: unknown };
+
+/**
+ * Cluster-wide presence for this channel's topic (PROTOCOL.md §6). What a channel tracks lives
+ * exactly as long as the channel: it is untracked when the channel ends for any reason,
+ * including a duplicate join (which skips `terminate`), and when the socket closes.
+ */
+export interface ChannelPresence {
+  /** Start following the topic's presence on this node; resolves once the cluster-wide view is complete. */
+  watch(): Promise<void>;
+  /** The `presence_state` payload: every key on the topic, cluster-wide. */
+  list(): PresenceMap;
+  /** Track `key` with `meta` (a new phx_ref); a second track by the same channel is ignored. */
+  track(key: string, meta: Meta): void;
+  /** Replace this channel's meta: one diff with the new ref (and phx_ref_prev) and the old one leaving. */
+  update(key: string, meta: Meta): void;
+}
 
 export interface ChannelContext {
   readonly userId: string;
@@ -23,6 +41,7 @@ export interface ChannelContext {
    * numbered broadcasts in seq order, whichever node sent them (fanout/seq-orderer.ts).
    */
   broadcastSeq(event: string, payload: JsonObject, seq: number): void;
+  readonly presence: ChannelPresence;
 }
 
 export type JoinResult<S> =

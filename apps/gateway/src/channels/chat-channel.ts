@@ -23,6 +23,8 @@ export const MAX_BODY_CHARS = 10_000;
 
 export interface ChatState {
   conversationId: string;
+  /** When this channel's presence was first tracked; kept across presence updates. */
+  onlineAt: string;
 }
 
 export interface ChatChannelDeps {
@@ -56,6 +58,36 @@ export async function chatGapFiller(
 
 const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** `2026-01-11T20:05:50.055142Z`: seed 004's online_at, microseconds included. */
+export function isoMicros(
+  epochMicros = Math.round((performance.timeOrigin + performance.now()) * 1000),
+): string {
+  const ms = Math.floor(epochMicros / 1000);
+  return `${new Date(ms).toISOString().slice(0, 19)}.${String(epochMicros % 1_000_000).padStart(6, "0")}Z`;
+}
+
+const MAX_PRESENCE_FIELDS = 8;
+const MAX_PRESENCE_STRING = 256;
+const RESERVED_META = new Set(["phx_ref", "phx_ref_prev", "online_at"]);
+
+/** What a client may put in its own presence meta (status, typing, device…): small and flat. */
+function presenceFields(payload: unknown): Record<string, string | number | boolean> | string {
+  if (!isObject(payload)) return "must be a JSON object";
+  const entries = Object.entries(payload);
+  if (entries.length > MAX_PRESENCE_FIELDS) return `at most ${MAX_PRESENCE_FIELDS} fields`;
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of entries) {
+    if (RESERVED_META.has(k)) return `${k} is set by the server`;
+    if (
+      typeof v === "string" ? v.length > MAX_PRESENCE_STRING : typeof v !== "number" && typeof v !== "boolean"
+    ) {
+      return `${k} must be a boolean, a number or a string of at most ${MAX_PRESENCE_STRING} characters`;
+    }
+    out[k] = v as string | number | boolean;
+  }
+  return out;
+}
+
 function invalid(field: string, message: string): HandleResult {
   return {
     reply: { status: "error", response: { reason: "invalid_payload", errors: { [field]: [message] } } },
@@ -72,7 +104,17 @@ export function createChatChannel(deps: ChatChannelDeps): ChannelHandler<ChatSta
       if (!deps.openJoin && !(await deps.membership.isMember(conversationId, ctx.userId))) {
         return { ok: false, reply: { reason: "unauthorized" } };
       }
-      return { ok: true, state: { conversationId } };
+      return { ok: true, state: { conversationId, onlineAt: "" } };
+    },
+
+    // Seed 004: "presence_state with current users", then "your presence is automatically
+    // tracked". State first, then track: our own join then reaches us as a diff after the state,
+    // so the client's onJoin fires once for it, as against Phoenix.
+    async afterJoin(ctx, state) {
+      await ctx.presence.watch();
+      ctx.push("presence_state", ctx.presence.list());
+      state.onlineAt = isoMicros();
+      ctx.presence.track(ctx.userId, { online_at: state.onlineAt });
     },
 
     async handleIn(event, payload, ctx, state) {
@@ -108,6 +150,12 @@ export function createChatChannel(deps: ChatChannelDeps): ChannelHandler<ChatSta
             saved.seq,
           );
           return { reply: { status: "ok", response: { id: message.id, seq: saved.seq } } };
+        }
+        case "update_presence": {
+          const fields = presenceFields(payload);
+          if (typeof fields === "string") return invalid("payload", fields);
+          ctx.presence.update(ctx.userId, { ...fields, online_at: state.onlineAt });
+          return { reply: { status: "ok", response: {} } };
         }
         case "ping":
           if (!isObject(payload)) return invalid("payload", "must be a JSON object");

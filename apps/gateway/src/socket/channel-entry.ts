@@ -4,6 +4,7 @@
  * the channel's events, replies and termination in order (Phoenix runs each channel as its
  * own process, so one slow handle_in never blocks another channel or the heartbeat).
  */
+import type { Tracker } from "@nexus/presence";
 import type { Ref } from "@nexus/protocol";
 import type { ChannelContext, ChannelHandler, JsonObject } from "../channels/channel.js";
 import { SerialQueue } from "./serial-queue.js";
@@ -15,7 +16,11 @@ export interface EntryHost {
   broadcast(topic: string, event: string, payload: JsonObject | Uint8Array, exceptSelf: boolean): void;
   broadcastSeq(topic: string, event: string, payload: JsonObject, seq: number): void;
   onQueueError(entry: ChannelEntry, e: unknown): void;
+  readonly presence: Tracker;
 }
+
+// Presence owners must be unique on this node; a counter is cheaper than a UUID per join.
+let nextOwner = 0;
 
 export class ChannelEntry {
   state: unknown = undefined;
@@ -23,6 +28,10 @@ export class ChannelEntry {
   dead = false;
   readonly queue: SerialQueue;
   readonly ctx: ChannelContext;
+  readonly #owner = `c${++nextOwner}`;
+  #watching = false;
+  #tracked = false;
+  readonly #tracker: Tracker;
 
   constructor(
     readonly topic: string,
@@ -31,7 +40,10 @@ export class ChannelEntry {
     host: EntryHost,
   ) {
     this.queue = new SerialQueue((e) => host.onQueueError(this, e));
+    this.#tracker = host.presence;
     const entry = this;
+    const tracker = host.presence;
+    const owner = this.#owner;
     this.ctx = {
       userId: host.userId,
       topic,
@@ -48,6 +60,30 @@ export class ChannelEntry {
       broadcastSeq(event, payload, seq) {
         host.broadcastSeq(topic, event, payload, seq);
       },
+      presence: {
+        async watch() {
+          if (entry.dead || entry.#watching) return;
+          // Flag first: if the channel ends while the watch is pending, release() still unwatches.
+          entry.#watching = true;
+          await tracker.watch(topic);
+        },
+        list: () => tracker.list(topic),
+        track(key, meta) {
+          if (entry.dead || entry.#tracked) return;
+          if (tracker.track(topic, key, owner, meta).ok) entry.#tracked = true;
+        },
+        update(key, meta) {
+          if (!entry.dead && entry.#tracked) tracker.update(topic, key, owner, meta);
+        },
+      },
     };
+  }
+
+  /** The channel ended: what it tracked leaves (one diff), and this node stops following the topic for it. */
+  releasePresence(): void {
+    if (this.#tracked) this.#tracker.untrack(this.topic, this.#owner);
+    if (this.#watching) this.#tracker.unwatch(this.topic);
+    this.#tracked = false;
+    this.#watching = false;
   }
 }

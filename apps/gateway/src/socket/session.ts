@@ -4,6 +4,8 @@
  * order; a join blocks the socket's later frames (heartbeats excepted) until it has been
  * answered, as in Phoenix, so a client's "join then push" can never overtake itself.
  */
+
+import type { Tracker } from "@nexus/presence";
 import {
   CloseCode,
   ControlEvent,
@@ -32,6 +34,7 @@ export interface SessionDeps {
   maxChannels: number;
   /** Counts frames uWS dropped for this socket because it was over its backpressure limit. */
   onDropped(): void;
+  presence: Tracker;
 }
 
 const EMPTY = Object.freeze({}) as JsonObject;
@@ -51,6 +54,10 @@ export class Session implements EntryHost {
     readonly params: Readonly<Record<string, string>>,
     private readonly deps: SessionDeps,
   ) {}
+
+  get presence(): Tracker {
+    return this.deps.presence;
+  }
 
   get channelCount(): number {
     return this.#channels.size;
@@ -277,6 +284,7 @@ export class Session implements EntryHost {
       this.conn.unsubscribe(this.deps.fanout.localTopic(this.serializer.vsn, entry.topic));
     }
     this.deps.fanout.release(entry.topic);
+    entry.releasePresence();
     if (runTerminate) void this.#terminate(entry, reason);
   }
 

@@ -38,6 +38,8 @@ export async function startNodeServer(opts: {
     chatOpenJoin: opts.chatOpenJoin ?? false,
     maxFrameBytes: 64 * 1024,
     idleTimeoutSeconds: 60,
+    presenceDownMs: 5_000,
+    solo: opts.hub === undefined,
   });
   const listening = await listen(app, "127.0.0.1", 0);
   return {
@@ -47,6 +49,7 @@ export async function startNodeServer(opts: {
     url: `ws://127.0.0.1:${listening.port}/socket`,
     async close() {
       node.gateway.drain();
+      await node.gateway.presence.close({ graceful: true });
       listening.close();
       await bus.close();
       await database.close();

@@ -48,6 +48,7 @@ export async function startTestServer(
     gateway,
     async close() {
       gateway.drain();
+      await gateway.presence.close({ graceful: true });
       listening.close();
       await bus.close();
     },
