@@ -10,7 +10,7 @@ import { createTracker, type Tracker } from "@nexus/presence";
 import { CloseCode } from "@nexus/protocol";
 import type { JsonObject } from "./channels/channel.js";
 import type { Router } from "./channels/router.js";
-import { createFanout, type Fanout, type GapFiller } from "./fanout/fanout.js";
+import { createFanout, type Fanout, type SeqSource } from "./fanout/fanout.js";
 import { Session, type SessionLogger } from "./socket/session.js";
 import { createOriginCheck } from "./transport/origin.js";
 import { type AuthResult, type ConnData, createUpgradeHandler } from "./transport/upgrade.js";
@@ -30,8 +30,8 @@ export interface GatewayOptions {
   /** Per-socket send buffer limit; a slower consumer is closed rather than buffered without bound. */
   maxBackpressureBytes?: number;
   path?: string;
-  /** Reads numbered broadcasts back from the database when one goes missing (see fanout/seq-orderer.ts). */
-  fillGap?: GapFiller;
+  /** Where numbered broadcasts start and are read back from when one goes missing (fanout/seq-orderer.ts). */
+  seqSource?: SeqSource;
   /** How long a silent node's presences survive on the others (DESIGN.md §4.6: 5 s). */
   presenceDownMs?: number;
   /** No other node can exist (standalone, in-process bus): presence does not wait for peers at boot. */
@@ -87,7 +87,7 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
   const fanout = createFanout({
     local: { publish: localPublish, numSubscribers: (t) => app.numSubscribers(t) },
     bus: opts.bus,
-    ...(opts.fillGap ? { fillGap: opts.fillGap } : {}),
+    ...(opts.seqSource ? { seqSource: opts.seqSource } : {}),
     onError: (e) => opts.log.error({ err: e }, "filling a broadcast gap from the database failed"),
   });
   // Each node renders presence diffs from its own view and delivers them to its own sockets only

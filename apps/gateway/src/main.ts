@@ -3,34 +3,32 @@
  * `pnpm start:gateway`: one gateway node, configured by env. Real Postgres is required
  * (DATABASE_URL); with REDIS_URL it joins the cluster, without it runs as a single node.
  * SIGTERM drains: not ready, no new connections, every socket closed with 1012 so clients
- * reconnect elsewhere.
+ * reconnect elsewhere, presences dropped on the other nodes at once.
  */
 import { createMemoryBus, createRedisBus } from "@nexus/bus";
 import { createLogger, loadConfig } from "@nexus/config";
 import { createDb } from "@nexus/db";
-import { listen, mountHealth, requireNativeUws, uWS } from "@nexus/http";
+import {
+  createFatal,
+  type Fatal,
+  listen,
+  mountHealth,
+  onShutdown,
+  requireNativeUwsOrExit,
+  uWS,
+} from "@nexus/http";
 import { mountGatewayNode } from "./node.js";
 
 const config = loadConfig("gateway");
 const log = createLogger({ level: config.logLevel, pretty: !config.production, name: "gateway" });
-
-function fatal(msg: string, extra: Record<string, unknown> = {}): never {
-  log.fatal(extra, msg);
-  process.stderr.write(`nexus gateway: ${msg}\n`);
-  process.exit(1);
-}
-
-try {
-  requireNativeUws();
-} catch (e) {
-  fatal((e as Error).message);
-}
+const fatal: Fatal = createFatal(log, "gateway");
+requireNativeUwsOrExit(fatal);
 if (!config.databaseUrl) fatal("DATABASE_URL: required for `gateway` but not set");
 
 const database = createDb({ kind: "postgres", url: config.databaseUrl, poolSize: config.poolSize });
 const bus = config.redisUrl
   ? createRedisBus({ url: config.redisUrl, nodeId: config.nodeId, logger: log })
-  : createMemoryBus({ nodeId: config.nodeId });
+  : createMemoryBus({ nodeId: config.nodeId, logger: log });
 
 const app = uWS.App();
 const health = mountHealth(app, { database: () => database.ping(), bus: () => bus.isReady() });
@@ -47,13 +45,13 @@ const { gateway } = mountGatewayNode(app, {
   presenceDownMs: config.presenceDownMs,
   solo: !config.redisUrl,
 });
-// A node's first presence_state must already list users on the other nodes (bounded wait).
-await gateway.presence.ready();
 app.get("/stats", (res) => {
   res
     .writeHeader("content-type", "application/json")
     .end(JSON.stringify({ ...gateway.stats(), bus: bus.stats() }));
 });
+// A node's first presence_state must already list users on the other nodes (bounded wait).
+await gateway.presence.ready();
 
 const listening = await listen(app, config.host, config.port).catch((e: Error) => fatal(e.message));
 log.info(
@@ -61,10 +59,7 @@ log.info(
   "nexus gateway listening",
 );
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
+onShutdown(async (signal) => {
   log.info({ signal }, "draining");
   health.drain();
   listening.close();
@@ -73,7 +68,4 @@ async function shutdown(signal: string) {
   await gateway.presence.close({ graceful: true }).catch(() => {});
   await bus.close().catch(() => {});
   await database.close().catch(() => {});
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+});

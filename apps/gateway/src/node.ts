@@ -8,7 +8,7 @@ import { createAccessTokens, createValidAfterCache } from "@nexus/auth";
 import type { Bus } from "@nexus/bus";
 import { type Db, userValidAfter } from "@nexus/db";
 import type { TemplatedApp } from "@nexus/http";
-import { chatGapFiller, createChatChannel } from "./channels/chat-channel.js";
+import { chatSeqSource, createChatChannel } from "./channels/chat-channel.js";
 import { createMembership, type Membership } from "./channels/membership.js";
 import { createRouter } from "./channels/router.js";
 import { type Gateway, type GatewayOptions, mountGateway, USERS_CONTROL_TOPIC } from "./gateway.js";
@@ -61,7 +61,7 @@ export function mountGatewayNode(app: TemplatedApp, s: GatewayNodeSettings): Gat
     allowedOrigins: s.allowedOrigins,
     maxFrameBytes: s.maxFrameBytes,
     idleTimeoutSeconds: s.idleTimeoutSeconds,
-    fillGap: (topic, from, to) => chatGapFiller(s.db, topic, from, to),
+    seqSource: chatSeqSource(s.db),
     presenceDownMs: s.presenceDownMs,
     presenceSolo: s.solo,
   });

@@ -1,33 +1,32 @@
 /**
  * @module
- * The standalone node (`pnpm start`): one process, one port, embedded defaults. Postgres is
- * PGlite under the data dir unless DATABASE_URL is set. Composition root only: each piece is
- * built from config here and handed what it needs.
+ * The standalone node (`pnpm start`): one process, one port, REST and the Phoenix socket,
+ * embedded defaults. Postgres is PGlite under the data dir unless DATABASE_URL is set; the bus
+ * is in-process unless REDIS_URL is set. Composition root only: each piece is built from
+ * config here and handed what it needs.
  */
 import { join } from "node:path";
-import { createMemoryBus, createRedisBus } from "@nexus/bus";
+import { apiServicesFromConfig, mountApi } from "@nexus/api";
+import { type Bus, createMemoryBus, createMemoryHub, createRedisBus } from "@nexus/bus";
 import { createLogger, loadConfig } from "@nexus/config";
 import { createDb } from "@nexus/db";
 import { mountGatewayNode } from "@nexus/gateway";
-import { listen, mountHealth, requireNativeUws, uWS } from "@nexus/http";
+import {
+  createFatal,
+  type Fatal,
+  listen,
+  mountHealth,
+  onShutdown,
+  requireNativeUwsOrExit,
+  uWS,
+} from "@nexus/http";
 import { lockDataDir } from "./data-dir-lock.js";
 import { ensureDevSecrets } from "./dev-secrets.js";
 
 const config = loadConfig("standalone");
 const log = createLogger({ level: config.logLevel, pretty: !config.production, name: "standalone" });
-
-function fatal(msg: string, extra: Record<string, unknown> = {}): never {
-  log.fatal(extra, msg);
-  // pino writes asynchronously only with transports; stderr makes sure the reason is seen.
-  process.stderr.write(`nexus standalone: ${msg}\n`);
-  process.exit(1);
-}
-
-try {
-  requireNativeUws();
-} catch (e) {
-  fatal((e as Error).message);
-}
+const fatal: Fatal = createFatal(log, "standalone");
+requireNativeUwsOrExit(fatal);
 
 const { secrets, generated, path: secretsPath } = ensureDevSecrets(config.dataDir, config);
 if (generated)
@@ -54,12 +53,22 @@ try {
   fatal("could not apply database migrations", { err: e });
 }
 
-const bus = config.redisUrl
-  ? createRedisBus({ url: config.redisUrl, nodeId: config.nodeId, logger: log })
-  : createMemoryBus({ nodeId: config.nodeId });
+// The REST side and the socket side each get their own bus (a bus never delivers to its own
+// node), so "sign out everywhere" from the api reaches this process's sockets like any other.
+const hub = createMemoryHub();
+const makeBus = (nodeId: string): Bus =>
+  config.redisUrl
+    ? createRedisBus({ url: config.redisUrl, nodeId, logger: log })
+    : createMemoryBus({ nodeId, hub, logger: log });
+const bus = makeBus(config.nodeId);
+const apiBus = makeBus(`${config.nodeId}-api`);
+const { mailer, rateLimiter } = apiServicesFromConfig(config, log);
 
 const app = uWS.App();
-const health = mountHealth(app, { database: () => database.ping(), bus: () => bus.isReady() });
+const health = mountHealth(app, {
+  database: () => database.ping(),
+  bus: () => bus.isReady() && apiBus.isReady(),
+});
 const { gateway } = mountGatewayNode(app, {
   db: database.db,
   bus,
@@ -73,14 +82,25 @@ const { gateway } = mountGatewayNode(app, {
   presenceDownMs: config.presenceDownMs,
   solo: !config.redisUrl,
 });
-// A node's first presence_state must already list users on the other nodes (bounded wait).
-await gateway.presence.ready();
+const api = mountApi(app, {
+  db: database.db,
+  bus: apiBus,
+  log,
+  jwtSecret: secrets.jwtSecret,
+  jwtRequireExp: config.jwtRequireExp,
+  vaultKey: secrets.vaultKey,
+  frontendUrl: config.frontendUrl,
+  mailer,
+  rateLimiter,
+  trustProxyHops: config.trustProxyHops,
+});
 app.any("/*", (res) => {
   res.cork(() => {
     res.writeStatus("404 Not Found").writeHeader("content-type", "application/json; charset=utf-8");
     res.end(JSON.stringify({ errors: { detail: "Not Found" } }));
   });
 });
+await gateway.presence.ready();
 
 const listening = await listen(app, config.host, config.port).catch((e: Error) => fatal(e.message));
 log.info(
@@ -88,20 +108,15 @@ log.info(
   "nexus standalone listening",
 );
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
+onShutdown(async (signal) => {
   log.info({ signal }, "shutting down");
   health.drain();
   listening.close();
   gateway.drain();
-  // Graceful: the other nodes drop this node's presences at once instead of after the down period.
   await gateway.presence.close({ graceful: true }).catch(() => {});
-  await bus.close().catch(() => {});
+  await api.close().catch(() => {});
+  await rateLimiter.close().catch(() => {});
+  await Promise.all([bus.close(), apiBus.close()]).catch(() => {});
   await database.close().catch((e) => log.error({ err: e }, "closing the database failed"));
   releaseLock();
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+});

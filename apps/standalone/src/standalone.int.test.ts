@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AppProcess, createTestDatabase, freePort, spawnApp, waitForHttp } from "@nexus/testkit";
 import postgres from "postgres";
+import WebSocket from "ws";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -99,6 +100,7 @@ describe("standalone node", () => {
           "encryption_keys",
           "message_groups",
           "messages",
+          "outbox",
           "profiles",
           "tokens",
           "users",
@@ -110,6 +112,26 @@ describe("standalone node", () => {
     } finally {
       await db.drop();
     }
+  });
+
+  it("serves REST and the socket on one port: a registered user connects, and signout_all closes the socket", async () => {
+    const { base } = await start({ NEXUS_DATA_DIR: dataDir() });
+    const res = await fetch(`${base}/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "solo@example.com", password: "correct horse battery staple" }),
+    });
+    expect(res.status).toBe(201);
+    const { auth_token } = (await res.json()) as { auth_token: string };
+    const ws = new WebSocket(`${base.replace("http", "ws")}/socket/websocket?vsn=2.0.0&token=${auth_token}`);
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
+    const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+    const out = await fetch(`${base}/api/signout_all`, { method: "POST", headers: { authorization: `Bearer ${auth_token}` } });
+    expect(out.status).toBe(204);
+    expect(await closed).toBe(1001);
   });
 
   it.each([

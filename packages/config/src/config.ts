@@ -37,6 +37,8 @@ export interface Config {
   maxFrameBytes: number;
   /** Seconds without inbound data before a socket is closed (Phoenix: 60; clients heartbeat every 30). */
   socketIdleTimeoutS: number;
+  /** Proxies in front that append X-Forwarded-For; the client IP (rate limits) is read past them. */
+  trustProxyHops: number;
   dataDir: string;
 }
 
@@ -117,6 +119,7 @@ export function parseConfig(role: Role, env: Env): ConfigResult {
     chatOpenJoin: raw.CHAT_OPEN_JOIN ?? false,
     maxFrameBytes: raw.MAX_FRAME_BYTES ?? 64 * 1024,
     socketIdleTimeoutS: raw.SOCKET_IDLE_TIMEOUT_S ?? 60,
+    trustProxyHops: raw.TRUST_PROXY_HOPS ?? 0,
     dataDir: resolve(raw.NEXUS_DATA_DIR ?? ".nexus"),
   };
   return { ok: true, config: Object.freeze(config) };

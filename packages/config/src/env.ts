@@ -90,6 +90,7 @@ export const envSchema = z.object({
   CHAT_OPEN_JOIN: bool.optional(),
   MAX_FRAME_BYTES: int(1024, 16 * 1024 * 1024).optional(),
   SOCKET_IDLE_TIMEOUT_S: int(8, 3600).optional(),
+  TRUST_PROXY_HOPS: int(0, 10).optional(),
   NEXUS_DATA_DIR: z.string().min(1).optional(),
 });
 

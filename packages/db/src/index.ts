@@ -16,14 +16,68 @@ export {
   toPage,
 } from "./page-token.js";
 export {
+  type AccountUser,
+  changeEmail,
+  confirmEmail,
+  createUser,
+  findUserByEmail,
+  findUserById,
+  findUserWithProfile,
+  isUniqueViolation,
+  type Profile,
+  type ProfilePatch,
+  setPasswordHash,
+  setTokensValidAfter,
+  updateProfile,
+} from "./queries/accounts.js";
+export { EXTERNAL_EMAIL_DOMAIN, ensureOpenChat, userValidAfter } from "./queries/chat.js";
+export {
+  addMembers,
+  type Conversation,
+  createGroupConversation,
+  existingUserIds,
+  findOrCreatePrivateConversation,
+  findPrivateConversation,
+  getConversation,
+  listConversationPeers,
+  listEncryptionKeys,
+  listMembers,
+  listUserConversations,
+  removeMember,
+  type SealedKeys,
+  upsertEncryptionKeys,
+} from "./queries/conversations.js";
+export {
   appendMessageGroup,
+  conversationLastSeq,
   isMember,
   listMessagesPage,
   type MessageItem,
   type NewMessage,
+  type SharedMessage,
   type StoredMessage,
+  sharedMessagesBySeq,
 } from "./queries/messages.js";
+export {
+  claimOutbox,
+  enqueueOutbox,
+  markOutboxFailed,
+  markOutboxSent,
+  type OutboxItem,
+  pendingOutboxCount,
+  pruneOutbox,
+} from "./queries/outbox.js";
+export {
+  consumeEmailToken,
+  type EmailTokenKind,
+  type EmailTokenOwner,
+  insertEmailToken,
+  insertRefreshToken,
+  peekEmailToken,
+  type RotateResult,
+  revokeUserTokens,
+  rotateRefreshToken,
+} from "./queries/tokens.js";
 export { type ListResult, listUsersPage, type UserSummary } from "./queries/users.js";
 export * as schema from "./schema.js";
 export { pgTimestampToIso } from "./timestamp.js";
-export { EXTERNAL_EMAIL_DOMAIN, ensureOpenChat, userValidAfter } from "./queries/chat.js";

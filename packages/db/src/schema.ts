@@ -215,3 +215,34 @@ export const messages = pgTable(
     index("messages_recipient_idx").on(t.recipientId),
   ],
 );
+
+/**
+ * Transactional outbox for email: a row is written in the same transaction as the token it
+ * carries, and a worker delivers it over SMTP, retrying with backoff. So a failing mail server
+ * delays mail but loses none, and a rolled-back request sends none.
+ */
+export const outbox = pgTable(
+  "outbox",
+  {
+    id: id(),
+    /** What the worker does with the payload; only "email" so far. */
+    kind: text("kind").notNull(),
+    /**
+     * The message, sealed by the api's vault (it carries one-time links, which must not sit in
+     * the database readable); cleared once sent.
+     */
+    payload: bytea("payload"),
+    attempts: bigint("attempts", { mode: "number" }).notNull().default(0),
+    /** Due time; a worker that claims the row pushes it out by a lease, so a crashed worker's rows come back. */
+    nextAttemptAt: timestamptz("next_attempt_at").notNull().default(now),
+    sentAt: timestamptz("sent_at"),
+    /** Given up after too many attempts; kept for inspection. */
+    failedAt: timestamptz("failed_at"),
+    lastError: text("last_error"),
+    insertedAt: timestamptz("inserted_at").notNull().default(now),
+  },
+  (t) => [
+    index("outbox_due_idx").on(t.nextAttemptAt).where(sql`${t.sentAt} is null and ${t.failedAt} is null`),
+    check("outbox_kind", sql`${t.kind} in ('email')`),
+  ],
+);

@@ -1,4 +1,7 @@
 /** @module HTTP plumbing shared by every Nexus server. */
+
+export { type BodyResult, type ReadBodyOptions, readBody } from "./body.js";
+export { createFatal, type Fatal, onShutdown, requireNativeUwsOrExit } from "./boot.js";
 export { type Health, mountHealth, type ReadinessCheck } from "./health.js";
 export { type Listening, listen } from "./listen.js";
 export { guard, statusLine } from "./respond.js";

@@ -8,13 +8,14 @@
  */
 import {
   appendMessageGroup,
+  conversationLastSeq,
   type Db,
   ensureOpenChat,
   type SharedMessage,
   sharedMessagesBySeq,
 } from "@nexus/db";
 import { parseTopic } from "@nexus/protocol";
-import type { StoredBroadcast } from "../fanout/fanout.js";
+import type { SeqSource } from "../fanout/fanout.js";
 import type { ChannelHandler, HandleResult, JsonObject } from "./channel.js";
 import type { Membership } from "./membership.js";
 
@@ -43,17 +44,25 @@ export function newMsgPayload(
   return { id: m.id, content: { text }, sender_id: m.senderId, inserted_at: m.insertedAt, seq: m.seq };
 }
 
-/** Reads `chat:` broadcasts back from Postgres when one went missing (fanout GapFiller). */
-export async function chatGapFiller(
-  db: Db,
-  topic: string,
-  from: number,
-  to: number,
-): Promise<StoredBroadcast[]> {
-  const parsed = parseTopic(topic);
-  if (parsed?.kind !== "chat") return [];
-  const rows = await sharedMessagesBySeq(db, parsed.id.toLowerCase(), from, to);
-  return rows.map((m) => ({ seq: m.seq, event: "new_msg", payload: JSON.stringify(newMsgPayload(m)) }));
+/** Where `chat:` broadcasts start and are read back from when one went missing: Postgres. */
+export function chatSeqSource(db: Db): SeqSource {
+  const conversationOf = (topic: string) => {
+    const parsed = parseTopic(topic);
+    return parsed?.kind === "chat" ? parsed.id.toLowerCase() : undefined;
+  };
+  return {
+    async lastSeq(topic) {
+      const id = conversationOf(topic);
+      // A conversation that does not exist yet (open mode) starts at 0.
+      return id === undefined ? undefined : ((await conversationLastSeq(db, id)) ?? 0);
+    },
+    async read(topic, from, to) {
+      const id = conversationOf(topic);
+      if (id === undefined) return [];
+      const rows = await sharedMessagesBySeq(db, id, from, to);
+      return rows.map((m) => ({ seq: m.seq, event: "new_msg", payload: JSON.stringify(newMsgPayload(m)) }));
+    },
+  };
 }
 
 const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);

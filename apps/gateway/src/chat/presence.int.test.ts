@@ -43,10 +43,10 @@ async function watcher(node: NodeServer, userId: string): Promise<Watcher> {
   const presence = new Presence(channel);
   const events: string[] = [];
   presence.onJoin((key, current, joined) => {
-    events.push(`join ${key.slice(0, 4)} ${current ? "more" : "new"} ${joined.metas.length}`);
+    events.push(`join ${String(key).slice(0, 4)} ${current ? "more" : "new"} ${joined.metas.length}`);
   });
   presence.onLeave((key, current, left) => {
-    events.push(`leave ${key.slice(0, 4)} ${current.metas.length} ${left.metas.length}`);
+    events.push(`leave ${String(key).slice(0, 4)} ${current.metas.length} ${left.metas.length}`);
   });
   let synced = false;
   presence.onSync(() => {

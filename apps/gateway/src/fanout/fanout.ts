@@ -45,8 +45,15 @@ export interface StoredBroadcast {
   payload: string;
 }
 
-/** Reads the numbered broadcasts [from, to] of a topic from the source of truth. */
-export type GapFiller = (topic: string, from: number, to: number) => Promise<StoredBroadcast[]>;
+/** Where numbered broadcasts (a conversation's messages) are kept: Postgres. */
+export interface SeqSource {
+  /** The last seq committed on `topic` so far; undefined for topics without numbered broadcasts. */
+  lastSeq(topic: string): Promise<number | undefined>;
+  /** The numbered broadcasts [from, to] of `topic` that exist (deleted ones may be missing). */
+  read(topic: string, from: number, to: number): Promise<StoredBroadcast[]>;
+}
+
+const NO_SEQ_SOURCE: SeqSource = { lastSeq: async () => undefined, read: async () => [] };
 
 export interface Fanout {
   localTopic(vsn: Vsn, topic: string): string;
@@ -74,6 +81,9 @@ const PREFIX: Record<Vsn, string> = { "1.0.0": "1|", "2.0.0": "2|" };
 
 interface Held {
   count: number;
+  /** The topic's starting seq is known (read before subscribing). */
+  started: Promise<void>;
+  /** The bus subscription is live. */
   ready: Promise<Unsubscribe>;
 }
 
@@ -81,7 +91,7 @@ export function createFanout({
   local,
   bus,
   onRemote,
-  fillGap = async () => [],
+  seqSource = NO_SEQ_SOURCE,
   gapTimeoutMs = 100,
   onError,
 }: {
@@ -89,8 +99,8 @@ export function createFanout({
   bus: Bus;
   /** Observes broadcasts from other nodes (metrics, tests); delivery does not depend on it. */
   onRemote?: (msg: BusMessage<"broadcast">, from: NodeId) => void;
-  /** Where missing numbered broadcasts are read from; without one, a gap that stays open is skipped. */
-  fillGap?: GapFiller;
+  /** Where numbered broadcasts start and where missing ones are read from. */
+  seqSource?: SeqSource;
   /** How long an early numbered broadcast waits for the ones before it before the gap is filled. */
   gapTimeoutMs?: number;
   onError?: (e: unknown) => void;
@@ -101,6 +111,12 @@ export function createFanout({
   let gapsFilled = 0;
 
   const localTopic = (vsn: Vsn, topic: string) => PREFIX[vsn] + topic;
+
+  // A join waits for the subscription to be live, so nothing broadcast after its reply is
+  // missed. While the broker is down that could take minutes and would freeze the socket (a
+  // join blocks it); then the join goes ahead: the bus subscribes when it reconnects, and the
+  // numbered broadcasts missed meanwhile are filled in from Postgres.
+  const settled = (h: Held): Promise<void> => (bus.isReady() ? h.ready.then(() => undefined) : h.started);
 
   const publishEncoded = (topic: string, encode: (s: Serializer) => Frame, except?: Connection) => {
     for (const s of SERIALIZERS) {
@@ -124,7 +140,7 @@ export function createFanout({
     gapTimeoutMs,
     deliver: (topic, b) => publishJson(topic, b.event, b.json),
     fillGap: async (topic, from, to) =>
-      (await fillGap(topic, from, to)).map((b) => ({
+      (await seqSource.read(topic, from, to)).map((b) => ({
         seq: b.seq,
         item: { event: b.event, json: b.payload },
       })),
@@ -145,25 +161,29 @@ export function createFanout({
     localTopic,
 
     acquire(topic) {
-      const h = held.get(topic);
-      if (h) {
-        h.count++;
-        return h.ready.then(() => undefined);
+      const existing = held.get(topic);
+      if (existing) {
+        existing.count++;
+        return settled(existing);
       }
-      const ready = bus.subscribe(topic, (msg, from) => {
-        onBus(msg);
-        if (onRemote && msg.kind === "broadcast") onRemote(msg, from);
+      // The starting seq is read BEFORE subscribing: a message committed in between is then
+      // above the start, and comes over the bus or, if the bus missed it, from Postgres.
+      const started = seqSource.lastSeq(topic).then((last) => {
+        if (last !== undefined && held.get(topic) === entry) orderer.start(topic, last + 1);
       });
-      const entry: Held = { count: 1, ready };
-      held.set(topic, entry);
-      return ready.then(
-        () => undefined,
-        (e) => {
-          // Nobody holds a failed subscription: the next member will try again.
-          if (held.get(topic) === entry) held.delete(topic);
-          throw e;
-        },
+      const ready = started.then(() =>
+        bus.subscribe(topic, (msg, from) => {
+          onBus(msg);
+          if (onRemote && msg.kind === "broadcast") onRemote(msg, from);
+        }),
       );
+      const entry: Held = { count: 1, started, ready };
+      held.set(topic, entry);
+      return settled(entry).catch((e) => {
+        // Nobody holds a failed subscription: the next member will try again.
+        if (held.get(topic) === entry) held.delete(topic);
+        throw e;
+      });
     },
 
     release(topic) {

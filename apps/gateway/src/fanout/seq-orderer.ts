@@ -74,6 +74,17 @@ export class SeqOrderer<T> {
     s.timer = timer;
   }
 
+  /**
+   * Sets where a topic starts: the seq after the last one committed before this node subscribed.
+   * Without it the first broadcast seen would set the start, and an earlier seq arriving later
+   * (or never, lost on the bus) would be skipped for good.
+   */
+  start(topic: string, next: number): void {
+    const s = this.#topics.get(topic);
+    if (!s) this.#topics.set(topic, { next, waiting: new Map(), timer: undefined, filling: false });
+    else if (s.next === undefined) s.next = next;
+  }
+
   /** Forget a topic (no local members left): a later subscription starts a new baseline. */
   forget(topic: string): void {
     const s = this.#topics.get(topic);

@@ -15,7 +15,12 @@ export async function ensureOpenChat(db: Db, conversationId: string, userId: str
   await db.transaction(async (tx) => {
     const created = await tx
       .insert(users)
-      .values({ id: userId, email: `${userId}@${EXTERNAL_EMAIL_DOMAIN}`, displayName: userId, passwordHash: "!" })
+      .values({
+        id: userId,
+        email: `${userId}@${EXTERNAL_EMAIL_DOMAIN}`,
+        displayName: userId,
+        passwordHash: "!",
+      })
       .onConflictDoNothing()
       .returning({ id: users.id });
     if (created.length > 0) await tx.insert(profiles).values({ userId }).onConflictDoNothing();

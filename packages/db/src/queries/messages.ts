@@ -196,3 +196,13 @@ export async function sharedMessagesBySeq(
     )
     .orderBy(messageGroups.seq);
 }
+
+/** The last seq handed out in a conversation; undefined when the conversation does not exist. */
+export async function conversationLastSeq(db: Db, conversationId: string): Promise<number | undefined> {
+  const rows = await db
+    .select({ lastSeq: conversations.lastSeq })
+    .from(conversations)
+    .where(eq(conversations.id, conversationId))
+    .limit(1);
+  return rows[0]?.lastSeq;
+}
