@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AppProcess, createTestDatabase, freePort, spawnApp, waitForHttp } from "@nexus/testkit";
 import postgres from "postgres";
-import WebSocket from "ws";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
+import WebSocket from "ws";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const dirs: string[] = [];
@@ -129,7 +129,10 @@ describe("standalone node", () => {
       ws.once("error", reject);
     });
     const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
-    const out = await fetch(`${base}/api/signout_all`, { method: "POST", headers: { authorization: `Bearer ${auth_token}` } });
+    const out = await fetch(`${base}/api/signout_all`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${auth_token}` },
+    });
     expect(out.status).toBe(204);
     expect(await closed).toBe(1001);
   });
