@@ -1,12 +1,13 @@
 /**
  * No Docker engine runs where CI runs, so the deployment files are checked by reading them:
- * the compose file parses, every build points at a Dockerfile that exists, and every
- * environment variable handed to a Nexus service is one the config package knows.
+ * the compose file parses, every build names a Dockerfile and an app that exist, every
+ * environment variable handed to a Nexus service is one the config package knows, each role
+ * gets the secrets it refuses to start without, and HAProxy routes to services that exist.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { envSchema } from "@nexus/config";
+import { envSchema, parseConfig, type Role } from "@nexus/config";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 
@@ -14,43 +15,94 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 interface ComposeService {
   image?: string;
-  build?: { context: string; dockerfile: string };
+  build?: { context: string; dockerfile: string; args?: Record<string, string> };
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: unknown;
+  volumes?: string[];
 }
 
+const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true }) as {
+  services: Record<string, ComposeService>;
+};
+const built = Object.entries(compose.services).filter(([, s]) => s.build);
+
 describe("docker-compose.yml", () => {
-  const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8")) as {
-    services: Record<string, ComposeService>;
-  };
   const known = new Set(Object.keys(envSchema.shape));
 
-  it("has postgres and redis with health checks", () => {
+  it("runs the real topology: postgres, redis, an api node, two gateways and a proxy", () => {
     expect(compose.services.postgres?.healthcheck).toBeDefined();
     expect(compose.services.redis?.healthcheck).toBeDefined();
+    const apps = built.map(([, s]) => s.build!.args?.APP);
+    expect(apps.filter((a) => a === "gateway")).toHaveLength(2);
+    expect(apps).toContain("api");
+    expect(compose.services.haproxy).toBeDefined();
   });
 
-  it("builds every Nexus service from a Dockerfile in the repo, with only known variables", () => {
-    const built = Object.entries(compose.services).filter(([, s]) => s.build);
-    expect(built.length).toBeGreaterThan(0);
+  it("builds every Nexus service from an app that exists, with only known variables and the secrets its role needs", () => {
     for (const [name, svc] of built) {
       const dockerfile = join(root, svc.build!.context, svc.build!.dockerfile);
       expect(existsSync(dockerfile), `${name}: ${dockerfile}`).toBe(true);
-      for (const key of Object.keys(svc.environment ?? {})) {
+      const app = svc.build!.args?.APP;
+      expect(existsSync(join(root, "apps", app ?? "-", "src", "main.ts")), `${name}: app ${app}`).toBe(true);
+      const env = svc.environment ?? {};
+      for (const key of Object.keys(env))
         expect(known.has(key), `${name}: unknown variable ${key}`).toBe(true);
-      }
-      for (const dep of Object.keys(svc.depends_on ?? {})) {
-        expect(compose.services[dep], `${name} depends on ${dep}`).toBeDefined();
-      }
+      for (const dep of Object.keys(svc.depends_on ?? {}))
+        expect(compose.services[dep], `${name} → ${dep}`).toBeDefined();
+      // Substitute the ${VAR:?…} placeholders with valid values, then ask the real config parser.
+      const concrete = Object.fromEntries(
+        Object.entries(env).map(([k, v]) => [
+          k,
+          v.startsWith("${JWT_SECRET")
+            ? "x".repeat(48)
+            : v.startsWith("${VAULT_KEY")
+              ? Buffer.alloc(32, 1).toString("base64")
+              : v,
+        ]),
+      );
+      const result = parseConfig(app as Role, concrete);
+      expect(result.ok, `${name}: ${result.ok ? "" : result.error.message}`).toBe(true);
     }
   });
 
-  it("Dockerfiles run the built bundle as a non-root user", () => {
-    for (const [, svc] of Object.entries(compose.services).filter(([, s]) => s.build)) {
-      const text = readFileSync(join(root, svc.build!.context, svc.build!.dockerfile), "utf8");
-      expect(text).toMatch(/CMD \["node", "dist\/main\.js"\]/);
-      expect(text).toMatch(/^USER node$/m);
+  it("gives every gateway its own NODE_ID", () => {
+    const ids = built
+      .filter(([, s]) => s.build!.args?.APP === "gateway")
+      .map(([, s]) => s.environment?.NODE_ID);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("the Dockerfile runs the built bundle as a non-root user", () => {
+    const text = readFileSync(join(root, "infra/docker/service.Dockerfile"), "utf8");
+    expect(text).toMatch(/CMD \["node", "dist\/main\.js"\]/);
+    expect(text).toMatch(/^USER node$/m);
+    expect(text).toMatch(/--frozen-lockfile/);
+  });
+});
+
+describe("infra/haproxy/haproxy.cfg", () => {
+  const cfg = readFileSync(join(root, "infra/haproxy/haproxy.cfg"), "utf8");
+
+  it("sends /socket/ to the gateways and the rest to the api, health-checked on /readyz", () => {
+    expect(cfg).toMatch(/acl is_socket path_beg \/socket\//);
+    expect(cfg).toMatch(/use_backend gateways if is_socket/);
+    expect(cfg).toMatch(/default_backend api/);
+    expect(cfg.match(/option httpchk GET \/readyz/g)).toHaveLength(2);
+  });
+
+  it("points every server at a compose service on the port it listens on", () => {
+    const servers = [...cfg.matchAll(/^\s*server \S+ (\S+):(\d+)/gm)];
+    expect(servers.length).toBeGreaterThanOrEqual(3);
+    for (const [, host, port] of servers) {
+      expect(compose.services[host!], `server ${host}`).toBeDefined();
+      expect(compose.services[host!]!.environment?.PORT).toBe(port);
     }
+  });
+
+  it("is mounted into the proxy service", () => {
+    expect(compose.services.haproxy?.volumes).toContain(
+      "./infra/haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro",
+    );
   });
 });
