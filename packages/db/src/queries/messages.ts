@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { Db } from "../client.js";
 import { type PageTokens, toPage } from "../page-token.js";
 import { conversationMembers, conversations, messageGroups, messages } from "../schema.js";
+import { pgTimestampToIso } from "../timestamp.js";
 import type { ListResult } from "./users.js";
 
 export interface NewMessage {
@@ -47,45 +48,60 @@ export async function appendMessageGroup(
   }: { conversationId: string; senderId: string; contents: NewMessage[] },
 ): Promise<{ groupId: string; seq: number; insertedAt: string; messages: StoredMessage[] }> {
   if (contents.length === 0) throw new Error("a message group needs at least one message");
-  return db.transaction(async (tx) => {
-    const [bumped] = await tx
-      .update(conversations)
-      .set({ lastSeq: sql`${conversations.lastSeq} + 1` })
-      .where(eq(conversations.id, conversationId))
-      .returning({ seq: conversations.lastSeq });
-    if (!bumped) throw new Error(`conversation ${conversationId} does not exist`);
-    const [group] = await tx
-      .insert(messageGroups)
-      .values({ conversationId, senderId, seq: bumped.seq })
-      .returning({ id: messageGroups.id, insertedAt: messageGroups.insertedAt });
-    const at = group!.insertedAt;
-    const rows = await tx
-      .insert(messages)
-      .values(
-        contents.map((c) => ({
-          groupId: group!.id,
-          recipientId: c.recipientId,
-          content: c.content,
-          insertedAt: at,
-          updatedAt: at,
-        })),
-      )
-      .returning();
-    return {
-      groupId: group!.id,
-      seq: bumped.seq,
-      insertedAt: at,
-      messages: rows.map((r) => ({
+  // One statement, so one round trip and its own transaction (five round trips as
+  // BEGIN/UPDATE/INSERT/INSERT/COMMIT set the p99 of every chat message). The UPDATE's row
+  // lock still serialises writers of the conversation until the statement commits, and the
+  // group's clock_timestamp() is read after that lock, so inserted_at never decreases along seq.
+  const recipients = JSON.stringify(
+    contents.map((c) => ({ recipient_id: c.recipientId, content: c.content })),
+  );
+  const result = await db.execute(sql`
+    with bumped as (
+      update ${conversations} set last_seq = last_seq + 1 where id = ${conversationId} returning last_seq
+    ), grp as (
+      insert into ${messageGroups} (conversation_id, sender_id, seq)
+      select ${conversationId}, ${senderId}, last_seq from bumped
+      returning id, seq, inserted_at
+    ), msg as (
+      insert into ${messages} (group_id, recipient_id, content, inserted_at, updated_at)
+      select grp.id, r.recipient_id, r.content, grp.inserted_at, grp.inserted_at
+      from grp, jsonb_to_recordset(${recipients}::jsonb) as r(recipient_id uuid, content jsonb)
+      returning id, group_id, recipient_id, content, inserted_at
+    )
+    select msg.id, msg.group_id, msg.recipient_id, msg.content, msg.inserted_at::text as inserted_at, grp.seq::text as seq
+    from msg, grp`);
+  // postgres.js answers with the rows themselves, PGlite with { rows }.
+  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{
+    id: string;
+    group_id: string;
+    recipient_id: string | null;
+    content: unknown;
+    inserted_at: string;
+    seq: string;
+  }>;
+  const first = rows[0];
+  if (!first) throw new Error(`conversation ${conversationId} does not exist`);
+  const seq = Number(first.seq);
+  const insertedAt = pgTimestampToIso(first.inserted_at);
+  // Returned in the order the caller listed the recipients.
+  const byRecipient = new Map(rows.map((r) => [r.recipient_id, r]));
+  return {
+    groupId: first.group_id,
+    seq,
+    insertedAt,
+    messages: contents.map((c) => {
+      const r = byRecipient.get(c.recipientId)!;
+      return {
         id: r.id,
-        groupId: r.groupId,
-        recipientId: r.recipientId,
+        groupId: r.group_id,
+        recipientId: r.recipient_id,
         content: r.content,
-        seq: bumped.seq,
-        insertedAt: r.insertedAt,
-        updatedAt: r.updatedAt,
-      })),
-    };
-  });
+        seq,
+        insertedAt,
+        updatedAt: insertedAt,
+      };
+    }),
+  };
 }
 
 export async function isMember(db: Db, conversationId: string, userId: string): Promise<boolean> {
