@@ -99,7 +99,12 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
     ...(opts.presenceSolo !== undefined ? { solo: opts.presenceSolo } : {}),
     logger: opts.log,
   });
-  const byUser = new Map<string, Set<Ws>>();
+  // Most users hold one socket: it is stored as is, and a Set only appears for a second one.
+  const byUser = new Map<string, Ws | Set<Ws>>();
+  const socketsOf = (userId: string): Ws[] => {
+    const mine = byUser.get(userId);
+    return mine === undefined ? [] : mine instanceof Set ? [...mine] : [mine];
+  };
   let connectsTotal = 0;
   let refusedTotal = 0;
   let slowConsumersClosed = 0;
@@ -139,8 +144,9 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
       connections++;
       connectsTotal++;
       const mine = byUser.get(data.userId);
-      if (mine) mine.add(ws);
-      else byUser.set(data.userId, new Set([ws]));
+      if (mine === undefined) byUser.set(data.userId, ws);
+      else if (mine instanceof Set) mine.add(ws);
+      else byUser.set(data.userId, new Set([mine, ws]));
     },
     message(ws, message, isBinary) {
       if (message.byteLength > maxFrame) {
@@ -173,9 +179,10 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
       }
       data.session?.closed();
       const mine = byUser.get(data.userId);
-      if (mine) {
+      if (mine === ws) byUser.delete(data.userId);
+      else if (mine instanceof Set) {
         mine.delete(ws);
-        if (mine.size === 0) byUser.delete(data.userId);
+        if (mine.size === 1) byUser.set(data.userId, mine.values().next().value!);
       }
     },
   });
@@ -185,9 +192,7 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
   });
 
   const disconnectUser = (userId: string) => {
-    const mine = byUser.get(userId);
-    if (!mine) return 0;
-    const all = [...mine];
+    const all = socketsOf(userId);
     for (const ws of all) ws.end(CloseCode.GoingAway, "disconnect");
     return all.length;
   };
@@ -215,8 +220,9 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
     }),
     disconnectUser,
     drain() {
-      for (const set of byUser.values())
-        for (const ws of [...set]) ws.end(CloseCode.ServiceRestart, "draining");
+      for (const userId of [...byUser.keys()]) {
+        for (const ws of socketsOf(userId)) ws.end(CloseCode.ServiceRestart, "draining");
+      }
     },
   };
 }

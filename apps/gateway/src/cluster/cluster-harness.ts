@@ -19,6 +19,8 @@ export interface ClusterEnv {
   databaseUrl: string;
   redisUrl: string;
   jwtSecret: string;
+  /** Extra variables for every gateway process (e.g. PRESENCE_DOWN_MS); they override the defaults above. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** The parts of GET /stats these tests read (main.ts: gateway.stats() + bus.stats()). */
@@ -78,6 +80,7 @@ async function startOnce(env: ClusterEnv, nodeId: string, port: number): Promise
     POOL_SIZE: "4",
     LOG_LEVEL: "info",
     NODE_ENV: "production",
+    ...env.env,
   });
   let exitCode: number | null | undefined;
   void app.exited.then((code) => {

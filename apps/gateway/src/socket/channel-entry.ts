@@ -3,10 +3,14 @@
  * One joined topic on one socket: its join_ref, the handler's state, and a queue that keeps
  * the channel's events, replies and termination in order (Phoenix runs each channel as its
  * own process, so one slow handle_in never blocks another channel or the heartbeat).
+ *
+ * The entry is itself the channel's context, and its presence handle: every method lives on
+ * the prototype, so a joined channel costs a handful of fields rather than a dozen closures
+ * (idle sockets are the gateway's memory bill).
  */
-import type { Tracker } from "@nexus/presence";
+import type { Meta, PresenceMap, Tracker } from "@nexus/presence";
 import type { Ref } from "@nexus/protocol";
-import type { ChannelContext, ChannelHandler, JsonObject } from "../channels/channel.js";
+import type { ChannelContext, ChannelHandler, ChannelPresence, JsonObject } from "../channels/channel.js";
 import { SerialQueue } from "./serial-queue.js";
 
 export interface EntryHost {
@@ -22,16 +26,15 @@ export interface EntryHost {
 // Presence owners must be unique on this node; a counter is cheaper than a UUID per join.
 let nextOwner = 0;
 
-export class ChannelEntry {
+export class ChannelEntry implements ChannelContext, ChannelPresence {
   state: unknown = undefined;
   /** Set once the channel has ended; queued work and late replies check it and do nothing. */
   dead = false;
   readonly queue: SerialQueue;
-  readonly ctx: ChannelContext;
-  readonly #owner = `c${++nextOwner}`;
+  readonly #host: EntryHost;
+  readonly #owner = ++nextOwner;
   #watching = false;
   #tracked = false;
-  readonly #tracker: Tracker;
 
   constructor(
     readonly topic: string,
@@ -39,51 +42,65 @@ export class ChannelEntry {
     readonly handler: ChannelHandler,
     host: EntryHost,
   ) {
+    this.#host = host;
     this.queue = new SerialQueue((e) => host.onQueueError(this, e));
-    this.#tracker = host.presence;
-    const entry = this;
-    const tracker = host.presence;
-    const owner = this.#owner;
-    this.ctx = {
-      userId: host.userId,
-      topic,
-      params: host.params,
-      push(event, payload) {
-        if (!entry.dead) host.push(entry, event, payload);
-      },
-      broadcast(event, payload) {
-        host.broadcast(topic, event, payload, false);
-      },
-      broadcastFrom(event, payload) {
-        host.broadcast(topic, event, payload, true);
-      },
-      broadcastSeq(event, payload, seq) {
-        host.broadcastSeq(topic, event, payload, seq);
-      },
-      presence: {
-        async watch() {
-          if (entry.dead || entry.#watching) return;
-          // Flag first: if the channel ends while the watch is pending, release() still unwatches.
-          entry.#watching = true;
-          await tracker.watch(topic);
-        },
-        list: () => tracker.list(topic),
-        track(key, meta) {
-          if (entry.dead || entry.#tracked) return;
-          if (tracker.track(topic, key, owner, meta).ok) entry.#tracked = true;
-        },
-        update(key, meta) {
-          if (!entry.dead && entry.#tracked) tracker.update(topic, key, owner, meta);
-        },
-      },
-    };
+  }
+
+  /** What the handler sees: this entry, through the ChannelContext interface. */
+  get ctx(): ChannelContext {
+    return this;
+  }
+
+  // ChannelContext
+  get userId(): string {
+    return this.#host.userId;
+  }
+  get params(): Readonly<Record<string, string>> {
+    return this.#host.params;
+  }
+  get presence(): ChannelPresence {
+    return this;
+  }
+  push(event: string, payload: JsonObject | Uint8Array): void {
+    if (!this.dead) this.#host.push(this, event, payload);
+  }
+  broadcast(event: string, payload: JsonObject | Uint8Array): void {
+    this.#host.broadcast(this.topic, event, payload, false);
+  }
+  broadcastFrom(event: string, payload: JsonObject | Uint8Array): void {
+    this.#host.broadcast(this.topic, event, payload, true);
+  }
+  broadcastSeq(event: string, payload: JsonObject, seq: number): void {
+    this.#host.broadcastSeq(this.topic, event, payload, seq);
+  }
+
+  // ChannelPresence
+  async watch(): Promise<void> {
+    if (this.dead || this.#watching) return;
+    // Flag first: if the channel ends while the watch is pending, releasePresence() still unwatches.
+    this.#watching = true;
+    await this.#host.presence.watch(this.topic);
+  }
+  list(): PresenceMap {
+    return this.#host.presence.list(this.topic);
+  }
+  track(key: string, meta: Meta): void {
+    if (this.dead || this.#tracked) return;
+    if (this.#host.presence.track(this.topic, key, this.#ownerId(), meta).ok) this.#tracked = true;
+  }
+  update(key: string, meta: Meta): void {
+    if (!this.dead && this.#tracked) this.#host.presence.update(this.topic, key, this.#ownerId(), meta);
   }
 
   /** The channel ended: what it tracked leaves (one diff), and this node stops following the topic for it. */
   releasePresence(): void {
-    if (this.#tracked) this.#tracker.untrack(this.topic, this.#owner);
-    if (this.#watching) this.#tracker.unwatch(this.topic);
+    if (this.#tracked) this.#host.presence.untrack(this.topic, this.#ownerId());
+    if (this.#watching) this.#host.presence.unwatch(this.topic);
     this.#tracked = false;
     this.#watching = false;
+  }
+
+  #ownerId(): string {
+    return `c${this.#owner}`;
   }
 }
