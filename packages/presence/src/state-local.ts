@@ -59,17 +59,10 @@ export function addLocal(state: PresenceState, topic: string, entry: Entry, out:
   set.version = state.clock;
   out.joins.set(entry.meta.phx_ref, entry);
   const owner = entry.owner ?? "";
-  let topics = state.owners.get(owner);
-  if (!topics) {
-    topics = new Map();
-    state.owners.set(owner, topics);
-  }
-  let keys = topics.get(topic);
-  if (!keys) {
-    keys = new Map();
-    topics.set(topic, keys);
-  }
-  keys.set(entry.key, entry.meta.phx_ref);
+  const owned = state.owners.get(owner);
+  const item = { topic, key: entry.key, ref: entry.meta.phx_ref };
+  if (owned) owned.push(item);
+  else state.owners.set(owner, [item]);
 }
 
 export function removeLocal(state: PresenceState, topic: string, entry: Entry, out: Outgoing): void {
@@ -83,11 +76,10 @@ export function removeLocal(state: PresenceState, topic: string, entry: Entry, o
   // knowing this replica's versions in between.
   if (set.entries.size === 0) state.local.delete(topic);
   const owner = entry.owner ?? "";
-  const topics = state.owners.get(owner);
-  const keys = topics?.get(topic);
-  if (!topics || !keys) return;
-  keys.delete(entry.key);
-  if (keys.size > 0) return;
-  topics.delete(topic);
-  if (topics.size === 0) state.owners.delete(owner);
+  const owned = state.owners.get(owner);
+  if (!owned) return;
+  const i = owned.findIndex((o) => o.ref === ref);
+  if (i === -1) return;
+  owned.splice(i, 1);
+  if (owned.length === 0) state.owners.delete(owner);
 }

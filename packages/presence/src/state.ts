@@ -50,6 +50,12 @@ export interface ReplicaInfo {
   topics: Set<string>;
 }
 
+export interface OwnedEntry {
+  topic: string;
+  key: string;
+  ref: string;
+}
+
 export interface PresenceState {
   readonly self: Replica;
   readonly refPrefix: string;
@@ -62,8 +68,11 @@ export interface PresenceState {
   readonly remote: Map<string, Map<NodeId, ReplicaSet>>;
   /** Other replicas by node: at most one current replica per node. */
   readonly replicas: Map<NodeId, ReplicaInfo>;
-  /** owner → topic → key → ref, for this replica's entries. */
-  readonly owners: Map<string, Map<string, Map<string, string>>>;
+  /**
+   * owner → what it tracks, for this replica's entries. A flat list rather than nested maps:
+   * an owner (one channel) tracks one key on one topic, and this index costs memory per socket.
+   */
+  readonly owners: Map<string, OwnedEntry[]>;
   readonly outbox: Map<string, Outgoing>;
   /** Batches closed by a snapshot or digest, published before the open ones. */
   readonly sealed: Delta[];
@@ -104,7 +113,9 @@ export function join(
   owner: string,
   meta: Meta,
 ): JoinResult {
-  if (state.owners.get(owner)?.get(topic)?.has(key)) return { ok: false, state, reason: "already_tracked" };
+  if (state.owners.get(owner)?.some((o) => o.topic === topic && o.key === key)) {
+    return { ok: false, state, reason: "already_tracked" };
+  }
   const ref = nextRef(state);
   const entry: Entry = { key, meta: render(meta, ref), owner };
   addLocal(state, topic, entry, openBatch(state, topic));
@@ -119,12 +130,15 @@ export function leave(
   topic: string,
   owner: string,
 ): { state: PresenceState; diff: PresenceDiff | null } {
-  const keys = state.owners.get(owner)?.get(topic);
+  const refs = state.owners
+    .get(owner)
+    ?.filter((o) => o.topic === topic)
+    .map((o) => o.ref);
   const set = state.local.get(topic);
-  if (!keys || !set) return { state, diff: null };
+  if (!refs?.length || !set) return { state, diff: null };
   const out = openBatch(state, topic);
   const diff = emptyDiff();
-  for (const ref of [...keys.values()]) {
+  for (const ref of refs) {
     const entry = set.entries.get(ref);
     if (!entry) continue;
     removeLocal(state, topic, entry, out);
@@ -139,9 +153,9 @@ export function leaveOwner(
   owner: string,
 ): { state: PresenceState; diffs: Map<string, PresenceDiff> } {
   const diffs = new Map<string, PresenceDiff>();
-  const topics = state.owners.get(owner);
-  if (!topics) return { state, diffs };
-  for (const topic of [...topics.keys()]) {
+  const owned = state.owners.get(owner);
+  if (!owned) return { state, diffs };
+  for (const topic of new Set(owned.map((o) => o.topic))) {
     const { diff } = leave(state, topic, owner);
     if (diff) diffs.set(topic, diff);
   }
@@ -160,7 +174,7 @@ export function update(
   owner: string,
   meta: Meta,
 ): UpdateResult {
-  const oldRef = state.owners.get(owner)?.get(topic)?.get(key);
+  const oldRef = state.owners.get(owner)?.find((o) => o.topic === topic && o.key === key)?.ref;
   const old = oldRef === undefined ? undefined : state.local.get(topic)?.entries.get(oldRef);
   if (!old || oldRef === undefined) return { ok: false, state, reason: "not_tracked" };
   const ref = nextRef(state);

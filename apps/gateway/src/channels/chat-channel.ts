@@ -23,7 +23,6 @@ import type { Membership } from "./membership.js";
 export const MAX_BODY_CHARS = 10_000;
 
 export interface ChatState {
-  conversationId: string;
   /** When this channel's presence was first tracked; kept across presence updates. */
   onlineAt: string;
 }
@@ -45,11 +44,13 @@ export function newMsgPayload(
 }
 
 /** Where `chat:` broadcasts start and are read back from when one went missing: Postgres. */
+/** The conversation a `chat:` topic names (lowercase, as stored); undefined for other topics. */
+function conversationOf(topic: string): string | undefined {
+  const parsed = parseTopic(topic);
+  return parsed?.kind === "chat" ? parsed.id.toLowerCase() : undefined;
+}
+
 export function chatSeqSource(db: Db): SeqSource {
-  const conversationOf = (topic: string) => {
-    const parsed = parseTopic(topic);
-    return parsed?.kind === "chat" ? parsed.id.toLowerCase() : undefined;
-  };
   return {
     async lastSeq(topic) {
       const id = conversationOf(topic);
@@ -113,7 +114,7 @@ export function createChatChannel(deps: ChatChannelDeps): ChannelHandler<ChatSta
       if (!deps.openJoin && !(await deps.membership.isMember(conversationId, ctx.userId))) {
         return { ok: false, reply: { reason: "unauthorized" } };
       }
-      return { ok: true, state: { conversationId, onlineAt: "" } };
+      return { ok: true, state: { onlineAt: "" } };
     },
 
     // Seed 004: "presence_state with current users", then "your presence is automatically
@@ -129,6 +130,8 @@ export function createChatChannel(deps: ChatChannelDeps): ChannelHandler<ChatSta
     async handleIn(event, payload, ctx, state) {
       switch (event) {
         case "new_msg": {
+          // Derived, not kept in the channel state: idle sockets are the memory bill.
+          const conversationId = conversationOf(ctx.topic)!;
           const body = isObject(payload) ? payload.body : undefined;
           if (typeof body !== "string" || body.trim() === "")
             return invalid("body", "must be a non-empty string");
@@ -136,14 +139,14 @@ export function createChatChannel(deps: ChatChannelDeps): ChannelHandler<ChatSta
             return invalid("body", `must be at most ${MAX_BODY_CHARS} characters`);
           let saved: Awaited<ReturnType<typeof appendMessageGroup>>;
           try {
-            if (deps.openJoin) await ensureOpenChat(deps.db, state.conversationId, ctx.userId);
+            if (deps.openJoin) await ensureOpenChat(deps.db, conversationId, ctx.userId);
             saved = await appendMessageGroup(deps.db, {
-              conversationId: state.conversationId,
+              conversationId,
               senderId: ctx.userId,
               contents: [{ recipientId: null, content: { text: body } }],
             });
           } catch (e) {
-            deps.log.error({ err: e, conversationId: state.conversationId }, "new_msg not saved");
+            deps.log.error({ err: e, conversationId }, "new_msg not saved");
             return { reply: { status: "error", response: { reason: "Failed to save" } } };
           }
           const message = saved.messages[0]!;

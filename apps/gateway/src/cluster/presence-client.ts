@@ -285,14 +285,14 @@ export function refAnomalies(events: readonly PresenceEvent[], opts: { revive?: 
 }
 
 /**
- * Join callbacks that re-announce refs the client already holds, fired while it applies the
- * diffs buffered before a presence_state (between the "state" marker and the next sync).
- * Today the first channel to join a topic on a node gets such a diff: the node's catch-up on
- * the topic (the other nodes' snapshots) is broadcast to the channels already subscribed to it,
- * although the presence_state they are about to get lists the same entries. Phoenix has no
- * such diff. See the `it.fails` test in presence.int.test.ts.
+ * Callbacks that changed nothing, fired while the client applied the diffs it buffered before a
+ * presence_state (between the "state" marker and the next sync) that the state already
+ * reflected: joins of refs it already holds, leaves of refs it does not hold. PROTOCOL.md §6.4
+ * rule 3 allows them for changes made between the subscribe and the snapshot (a diff counted
+ * twice), and Phoenix has them too. KNOWN BUG: today they also come with no change at all, see
+ * the KNOWN BUG test in presence.int.test.ts.
  */
-export function replayedJoins(events: readonly PresenceEvent[]): PresenceEvent[] {
+export function doubleCounted(events: readonly PresenceEvent[]): PresenceEvent[] {
   const present = new Set<string>();
   const out: PresenceEvent[] = [];
   let inState = false;
@@ -302,13 +302,16 @@ export function replayedJoins(events: readonly PresenceEvent[]): PresenceEvent[]
     else if (e.kind === "join") {
       if (inState && e.had > 0 && e.refs.every((r) => present.has(r))) out.push(e);
       for (const r of e.refs) present.add(r);
-    } else for (const r of e.refs) present.delete(r);
+    } else {
+      if (inState && e.refs.every((r) => !present.has(r))) out.push(e);
+      for (const r of e.refs) present.delete(r);
+    }
   }
   return out;
 }
 
-/** `events` from index `from` on, without the replayed joins (judged on the whole history). */
-export function withoutReplays(events: readonly PresenceEvent[], from = 0): PresenceEvent[] {
-  const replayed = new Set(replayedJoins(events));
-  return events.slice(from).filter((e) => !replayed.has(e));
+/** `events` from index `from` on, without the double-counted callbacks (judged on the whole history). */
+export function withoutDoubleCounts(events: readonly PresenceEvent[], from = 0): PresenceEvent[] {
+  const skip = new Set(doubleCounted(events));
+  return events.slice(from).filter((e) => !skip.has(e));
 }

@@ -60,6 +60,8 @@ export interface Fanout {
   /** Counts a local member; the first one subscribes on the bus. Resolves when delivery from other nodes is live. */
   acquire(topic: string): Promise<void>;
   release(topic: string): void;
+  /** The node's copy of `topic` if it has local members on it, else `topic` itself. */
+  intern(topic: string): string;
   /** To every subscriber of `topic` on every node; `except` (a local connection) is skipped. */
   broadcast(topic: string, event: string, payload: JsonObject | Uint8Array, except?: Connection): void;
   /** Like broadcast, delivered on every node in `seq` order (gaps are filled from the database). */
@@ -80,6 +82,8 @@ const SERIALIZERS: readonly Serializer[] = [v1JsonSerializer, v2JsonSerializer];
 const PREFIX: Record<Vsn, string> = { "1.0.0": "1|", "2.0.0": "2|" };
 
 interface Held {
+  /** The topic string itself, handed out by intern() so that members share it. */
+  topic: string;
   count: number;
   /** The topic's starting seq is known (read before subscribing). */
   started: Promise<void>;
@@ -177,13 +181,17 @@ export function createFanout({
           if (onRemote && msg.kind === "broadcast") onRemote(msg, from);
         }),
       );
-      const entry: Held = { count: 1, started, ready };
+      const entry: Held = { topic, count: 1, started, ready };
       held.set(topic, entry);
       return settled(entry).catch((e) => {
         // Nobody holds a failed subscription: the next member will try again.
         if (held.get(topic) === entry) held.delete(topic);
         throw e;
       });
+    },
+
+    intern(topic) {
+      return held.get(topic)?.topic ?? topic;
     },
 
     release(topic) {

@@ -20,6 +20,7 @@ import type { HandleResult, JoinResult, JsonObject, TerminateReason } from "../c
 import type { Router } from "../channels/router.js";
 import type { Fanout } from "../fanout/fanout.js";
 import { ChannelEntry, type EntryHost } from "./channel-entry.js";
+import { ChannelTable } from "./channel-table.js";
 import { type Connection, SendStatus } from "./connection.js";
 
 export interface SessionLogger {
@@ -40,9 +41,9 @@ export interface SessionDeps {
 const EMPTY = Object.freeze({}) as JsonObject;
 
 export class Session implements EntryHost {
-  #channels = new Map<string, ChannelEntry>();
+  #channels = new ChannelTable();
   /** Left by the client but still finishing queued work; ended with the socket if it closes first. */
-  #leaving = new Set<ChannelEntry>();
+  #leaving: Set<ChannelEntry> | undefined;
   /** Frames that arrived while a join was being decided; undefined = not blocked. */
   #blocked: Message[] | undefined;
   #closed = false;
@@ -90,7 +91,7 @@ export class Session implements EntryHost {
     this.#closed = true;
     this.#blocked = undefined;
     for (const entry of this.#channels.values()) this.#end(entry, "closed", true);
-    for (const entry of this.#leaving) this.#end(entry, "closed", true);
+    for (const entry of this.#leaving ?? []) this.#end(entry, "closed", true);
     this.#channels.clear();
   }
 
@@ -125,7 +126,8 @@ export class Session implements EntryHost {
       this.#channels.delete(topic);
       this.#end(previous, "closed", false);
     }
-    const entry = new ChannelEntry(topic, msg.joinRef, handler, this);
+    // Every member of a room on this node shares one copy of its topic string.
+    const entry = new ChannelEntry(this.deps.fanout.intern(topic), msg.joinRef, handler, this);
     this.#blocked = [];
     void this.#runJoin(entry, msg, previous?.joinRef)
       .catch((e) => this.#socketCrashed(e, topic))
@@ -208,7 +210,7 @@ export class Session implements EntryHost {
     // The client raced a server-side close and is leaving an older incarnation: ignore.
     if (isStale(msg, entry)) return;
     this.#channels.delete(msg.topic);
-    this.#leaving.add(entry);
+    (this.#leaving ??= new Set()).add(entry);
     entry.queue.run(() => {
       if (entry.dead) return;
       if (!this.#closed) {
@@ -277,7 +279,7 @@ export class Session implements EntryHost {
   #end(entry: ChannelEntry, reason: TerminateReason, runTerminate: boolean): void {
     if (entry.dead) return;
     entry.dead = true;
-    this.#leaving.delete(entry);
+    this.#leaving?.delete(entry);
     // A channel that finishes leaving after the client already joined the topic again shares
     // the socket's one uWS subscription with the new channel: keep it for that one.
     if (!this.#closed && !this.#channels.has(entry.topic)) {
