@@ -210,7 +210,8 @@ export class Session implements EntryHost {
     // The client raced a server-side close and is leaving an older incarnation: ignore.
     if (isStale(msg, entry)) return;
     this.#channels.delete(msg.topic);
-    (this.#leaving ??= new Set()).add(entry);
+    this.#leaving ??= new Set();
+    this.#leaving.add(entry);
     entry.queue.run(() => {
       if (entry.dead) return;
       if (!this.#closed) {
