@@ -87,9 +87,16 @@ describe("tracker on one memory hub", () => {
     const late = tc.cluster.add("late");
     const t0 = tc.cluster.clock.now();
     // What the gateway would push as presence_state the moment watch() resolves.
-    const atResolve = late.tracker.watch(T).then(() => Object.keys(late.tracker.list(T)).sort());
+    const atResolve = late.tracker.watch(T).then(() => {
+      // A client starts from that presence_state, as a real one does.
+      late.client.set(T, late.tracker.list(T));
+      return Object.keys(late.tracker.list(T)).sort();
+    });
     expect(await tc.cluster.drive(atResolve, 10)).toEqual(["ua", "ub"]);
     expect(tc.cluster.clock.now() - t0).toBeLessThan(SYNC_TIMEOUT);
+    // Catching up is not change: no diff, so a first joiner's onJoin fires once per user, from
+    // the state, and not again for every remote user (PROTOCOL.md §6.2).
+    expect(late.diffs.filter(([t]) => t === T)).toEqual([]);
     expect(late.tracker.list("room:other")).toEqual({}); // not watched: never heard of
     expect(clientView(late, T)).toBe(view(late, T));
   });

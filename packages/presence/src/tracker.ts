@@ -42,6 +42,13 @@ interface Watch {
   count: number;
   sub: Promise<Unsubscribe>;
   synced: Promise<void>;
+  /**
+   * False while the first sync of the topic is under way. What the other nodes' snapshots add
+   * meanwhile is catching up, not change: nobody here has a presence_state for the topic yet,
+   * and the one each channel pushes once watch() resolves already contains it. Emitting it as
+   * diffs would fire onJoin for every remote user on every first join (PROTOCOL.md §6.2).
+   */
+  live: boolean;
 }
 
 const silentLogger: BusLogger = { warn() {}, error() {} };
@@ -68,8 +75,12 @@ export function createTracker(opts: TrackerOptions): Tracker {
   let invalidMessages = 0;
   let closed = false;
 
+  /** Diffs from merging other nodes' state (local operations go straight to emitOne). */
   const emit = (diffs: Map<string, PresenceDiff>) => {
-    for (const [topic, diff] of diffs) emitOne(topic, diff);
+    for (const [topic, diff] of diffs) {
+      if (watches.get(topic)?.live === false) listCache.delete(topic);
+      else emitOne(topic, diff);
+    }
   };
   const emitOne = (topic: string, diff: PresenceDiff) => {
     listCache.delete(topic);
@@ -233,6 +244,7 @@ export function createTracker(opts: TrackerOptions): Tracker {
         count: 1,
         sub: bus.subscribe(ch.topic(topic), onMessage),
         synced: Promise.resolve(),
+        live: false,
       };
       watches.set(topic, w);
       // Subscribe before asking for snapshots (PROTOCOL.md §6.4 rule 3): a delta sent after a
@@ -244,9 +256,13 @@ export function createTracker(opts: TrackerOptions): Tracker {
         scheduleFlush();
         await done;
       })();
-      w.synced.catch(() => {
-        if (watches.get(topic) === w) watches.delete(topic);
-      });
+      w.synced
+        .finally(() => {
+          w.live = true;
+        })
+        .catch(() => {
+          if (watches.get(topic) === w) watches.delete(topic);
+        });
       return w.synced;
     },
 

@@ -62,8 +62,6 @@ export class PresenceClient {
       transport: WebSocket as unknown as typeof globalThis.WebSocket,
       reconnectAfterMs: () => 50,
       rejoinAfterMs: () => 50,
-      // A 1 s silence of the server (a stalled test machine) must not look like a dead socket.
-      heartbeatIntervalMs: 30_000,
     });
     this.socket.connect();
   }
