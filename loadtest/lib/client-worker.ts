@@ -13,6 +13,7 @@ import { nowUs } from "./clock.js";
 import { Histogram } from "./histogram.js";
 import type { ConnSpec, FromWorker, ToWorker } from "./ipc.js";
 import { PhxSocket } from "./phx-client.js";
+import { createPresenceWorker } from "./presence-worker.js";
 
 interface Client {
   phx: PhxSocket;
@@ -25,6 +26,8 @@ interface Client {
 }
 
 const send = (m: FromWorker) => process.send?.(m);
+/** The presence scenario's sockets (presence-worker.ts); idle unless that scenario runs. */
+const presence = createPresenceWorker(send);
 
 const clients: Client[] = [];
 let closingAll = false;
@@ -267,7 +270,8 @@ async function closeAll(): Promise<void> {
   const n = clients.length;
   for (const c of clients) c.phx.close();
   clients.length = 0;
-  send({ type: "closed", count: n });
+  const p = presence.closeAll();
+  send({ type: "closed", count: n + p });
 }
 
 process.on("message", (m: ToWorker) => {
@@ -281,6 +285,16 @@ process.on("message", (m: ToWorker) => {
         return collect(m.step);
       case "close-all":
         return closeAll();
+      case "presence-setup":
+        return presence.setup(m);
+      case "presence-prefill":
+        return presence.prefill(m);
+      case "presence-step":
+        return presence.step(m);
+      case "presence-collect":
+        return presence.collect(m);
+      case "presence-verify":
+        return presence.verify(m);
       case "exit":
         process.exit(0);
     }

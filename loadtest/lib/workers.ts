@@ -6,7 +6,8 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { nowUs } from "./clock.js";
 import { Histogram } from "./histogram.js";
-import type { ConnSpec, CpuTimes, FromWorker, ToWorker } from "./ipc.js";
+import type { ConnSpec, CpuTimes, FromWorker, PresenceConn, PresenceVerifyResult, ToWorker } from "./ipc.js";
+import { emptyStats, mergeStats, type StepStats } from "./presence-book.js";
 
 type Answer<T extends FromWorker["type"]> = Extract<FromWorker, { type: T }>;
 
@@ -38,6 +39,26 @@ export interface Collected {
   closedUnexpectedly: number;
   closeReasons: Record<string, number>;
   heartbeatReplies: number;
+  cpuSeconds: number;
+}
+
+export interface PresenceCollected {
+  issued: number;
+  joinsIssued: number;
+  leavesIssued: number;
+  acked: number;
+  errors: number;
+  firstIssueUs: number;
+  lastAckUs: number;
+  ackHist: Histogram;
+  stats: StepStats;
+  open: number;
+  orderViolations: number;
+  duplicates: number;
+  records: number;
+  diffsParsed: number;
+  closedUnexpectedly: number;
+  errorSamples: string[];
   cpuSeconds: number;
 }
 
@@ -194,6 +215,130 @@ export class Workers {
       heartbeatReplies: sum((a) => a.heartbeatReplies),
       cpuSeconds: sum((a) => cpuSec(a.cpu)),
     };
+  }
+
+  // --- presence scenario -----------------------------------------------------------------------
+
+  /** Connects every worker's observers (joined) and churners (not joined). */
+  async presenceSetup(shares: PresenceConn[][], nodes: number, concurrency: number, timeoutMs = 15_000) {
+    const startAtUs = nowUs() + 300_000;
+    const total = shares.reduce((a, s) => a + s.length, 0);
+    const overall = 120_000 + Math.ceil(total / Math.max(1, concurrency)) * timeoutMs;
+    const answers = await Promise.all(
+      shares.map((conns, i) =>
+        this.#ask(
+          i,
+          { type: "presence-setup", conns, nodes, concurrency, timeoutMs, startAtUs },
+          "presence-ready",
+          overall,
+        ),
+      ),
+    );
+    return {
+      observers: answers.reduce((s, a) => s + a.observers, 0),
+      churners: answers.reduce((s, a) => s + a.churners, 0),
+      failed: answers.reduce((s, a) => s + a.failed, 0),
+      errors: answers.flatMap((a) => a.errors).slice(0, 10),
+    };
+  }
+
+  async presencePrefill(concurrency: number, timeoutMs: number) {
+    const answers = await Promise.all(
+      this.#procs.map((_, i) =>
+        this.#ask(
+          i,
+          { type: "presence-prefill", concurrency, timeoutMs },
+          "presence-prefilled",
+          timeoutMs + 30_000,
+        ),
+      ),
+    );
+    return {
+      joined: answers.reduce((s, a) => s + a.joined, 0),
+      errors: answers.reduce((s, a) => s + a.errors, 0),
+      seconds: Math.max(...answers.map((a) => a.seconds)),
+    };
+  }
+
+  /** One presence step; `rates[i]` is worker i's share of joins+leaves/s. */
+  async presenceStep(step: number, rates: number[], durationMs: number) {
+    const startAtUs = nowUs() + 200_000;
+    const answers = await Promise.all(
+      this.#procs.map((_, i) =>
+        this.#ask(
+          i,
+          { type: "presence-step", step, rate: rates[i] ?? 0, startAtUs, durationMs },
+          "presence-step-sent",
+          durationMs + 60_000,
+        ),
+      ),
+    );
+    return {
+      issued: answers.reduce((s, a) => s + a.issued, 0),
+      lateMs: Math.max(...answers.map((a) => a.lateUs)) / 1000,
+      starvedTicks: answers.reduce((s, a) => s + a.starvedTicks, 0),
+      startAtUs,
+    };
+  }
+
+  async presenceCollect(step: number, timeoutMs: number): Promise<PresenceCollected> {
+    const answers = await Promise.all(
+      this.#procs.map((_, i) =>
+        this.#ask(i, { type: "presence-collect", step, timeoutMs }, "presence-collected", 30_000),
+      ),
+    );
+    const stats = emptyStats();
+    const ackHist = new Histogram();
+    for (const a of answers) {
+      mergeStats(stats, a.stats);
+      ackHist.merge(a.counters.ackHist);
+    }
+    const sum = (f: (a: Answer<"presence-collected">) => number) => answers.reduce((s, a) => s + f(a), 0);
+    return {
+      issued: sum((a) => a.counters.issued),
+      joinsIssued: sum((a) => a.counters.joinsIssued),
+      leavesIssued: sum((a) => a.counters.leavesIssued),
+      acked: sum((a) => a.counters.acked),
+      errors: sum((a) => a.counters.errors),
+      firstIssueUs: Math.min(...answers.map((a) => a.counters.firstIssueUs || Number.POSITIVE_INFINITY)),
+      lastAckUs: Math.max(...answers.map((a) => a.counters.lastAckUs)),
+      ackHist,
+      stats,
+      open: sum((a) => a.open),
+      orderViolations: sum((a) => a.orderViolations),
+      duplicates: sum((a) => a.duplicates),
+      records: sum((a) => a.records),
+      diffsParsed: sum((a) => a.diffsParsed),
+      closedUnexpectedly: sum((a) => a.closedUnexpectedly),
+      errorSamples: answers.flatMap((a) => a.errorSamples).slice(0, 5),
+      cpuSeconds: sum((a) => cpuSec(a.cpu)),
+    };
+  }
+
+  async presenceVerify(timeoutMs: number): Promise<PresenceVerifyResult> {
+    const answers = await Promise.all(
+      this.#procs.map((_, i) =>
+        this.#ask(i, { type: "presence-verify", timeoutMs }, "presence-verified", timeoutMs * 3 + 30_000),
+      ),
+    );
+    const out = answers[0]!.result;
+    for (const { result: r } of answers.slice(1)) {
+      for (const k of ["live", "snapshot"] as const) {
+        out[k].observers += r[k].observers;
+        out[k].mismatched += r[k].mismatched;
+        out[k].missingKeys += r[k].missingKeys;
+        out[k].extraKeys += r[k].extraKeys;
+        out[k].wrongRefs += r[k].wrongRefs;
+        out[k].samples = [...out[k].samples, ...r[k].samples].slice(0, 5);
+      }
+      out.snapshotErrors += r.snapshotErrors;
+      out.unsettledChurners += r.unsettledChurners;
+      out.joinedChurners += r.joinedChurners;
+      out.refUnknown += r.refUnknown;
+      out.orderViolations += r.orderViolations;
+      out.duplicates += r.duplicates;
+    }
+    return out;
   }
 
   async closeAll(): Promise<number> {
