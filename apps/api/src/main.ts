@@ -5,7 +5,7 @@
  * it publishes to the cluster bus and shares rate-limit counters; without it, both stay in
  * process. SIGTERM drains: not ready, stop listening, finish the outbox pass, close.
  */
-import { createMemoryBus, createRedisBus } from "@nexus/bus";
+import { createBus } from "@nexus/bus";
 import { createLogger, loadConfig } from "@nexus/config";
 import { createDb } from "@nexus/db";
 import {
@@ -30,9 +30,7 @@ const database = createDb({ kind: "postgres", url: config.databaseUrl, poolSize:
 // Two services booting together is fine: migrations take an advisory lock.
 await database.migrate().catch((e: Error) => fatal(`could not migrate the database: ${e.message}`));
 
-const bus = config.redisUrl
-  ? createRedisBus({ url: config.redisUrl, nodeId: config.nodeId, logger: log })
-  : createMemoryBus({ nodeId: config.nodeId, logger: log });
+const bus = createBus({ redisUrl: config.redisUrl, nodeId: config.nodeId, logger: log });
 const { mailer, rateLimiter } = apiServicesFromConfig(config, log);
 
 const app = uWS.App();

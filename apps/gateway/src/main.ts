@@ -5,7 +5,7 @@
  * SIGTERM drains: not ready, no new connections, every socket closed with 1012 so clients
  * reconnect elsewhere, presences dropped on the other nodes at once.
  */
-import { createMemoryBus, createRedisBus } from "@nexus/bus";
+import { createBus } from "@nexus/bus";
 import { createLogger, loadConfig } from "@nexus/config";
 import { createDb } from "@nexus/db";
 import {
@@ -26,9 +26,7 @@ requireNativeUwsOrExit(fatal);
 if (!config.databaseUrl) fatal("DATABASE_URL: required for `gateway` but not set");
 
 const database = createDb({ kind: "postgres", url: config.databaseUrl, poolSize: config.poolSize });
-const bus = config.redisUrl
-  ? createRedisBus({ url: config.redisUrl, nodeId: config.nodeId, logger: log })
-  : createMemoryBus({ nodeId: config.nodeId, logger: log });
+const bus = createBus({ redisUrl: config.redisUrl, nodeId: config.nodeId, logger: log });
 
 const app = uWS.App();
 const health = mountHealth(app, { database: () => database.ping(), bus: () => bus.isReady() });

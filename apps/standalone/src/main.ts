@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { apiServicesFromConfig, mountApi } from "@nexus/api";
-import { type Bus, createMemoryBus, createMemoryHub, createRedisBus } from "@nexus/bus";
+import { createBus, createMemoryHub } from "@nexus/bus";
 import { createLogger, loadConfig } from "@nexus/config";
 import { createDb } from "@nexus/db";
 import { mountGatewayNode } from "@nexus/gateway";
@@ -56,12 +56,8 @@ try {
 // The REST side and the socket side each get their own bus (a bus never delivers to its own
 // node), so "sign out everywhere" from the api reaches this process's sockets like any other.
 const hub = createMemoryHub();
-const makeBus = (nodeId: string): Bus =>
-  config.redisUrl
-    ? createRedisBus({ url: config.redisUrl, nodeId, logger: log })
-    : createMemoryBus({ nodeId, hub, logger: log });
-const bus = makeBus(config.nodeId);
-const apiBus = makeBus(`${config.nodeId}-api`);
+const bus = createBus({ redisUrl: config.redisUrl, nodeId: config.nodeId, logger: log, hub });
+const apiBus = createBus({ redisUrl: config.redisUrl, nodeId: `${config.nodeId}-api`, logger: log, hub });
 const { mailer, rateLimiter } = apiServicesFromConfig(config, log);
 
 const app = uWS.App();

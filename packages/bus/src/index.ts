@@ -12,5 +12,6 @@ export {
   type Unsubscribe,
   whenReady,
 } from "./bus.js";
+export { createBus } from "./create-bus.js";
 export { createMemoryBus, createMemoryHub, type MemoryBusOptions, type MemoryHub } from "./memory-bus.js";
 export { createRedisBus, type RedisBusOptions } from "./redis-bus.js";
