@@ -11,6 +11,7 @@ import type { TemplatedApp } from "@nexus/http";
 import { chatSeqSource, createChatChannel } from "./channels/chat-channel.js";
 import { createMembership, type Membership } from "./channels/membership.js";
 import { createRouter } from "./channels/router.js";
+import { createUserChannel } from "./channels/user-channel.js";
 import { type Gateway, type GatewayOptions, mountGateway, USERS_CONTROL_TOPIC } from "./gateway.js";
 import type { AuthResult } from "./transport/upgrade.js";
 
@@ -52,6 +53,7 @@ export function mountGatewayNode(app: TemplatedApp, s: GatewayNodeSettings): Gat
   const membership = createMembership(s.db);
   const router = createRouter({
     "chat:*": createChatChannel({ db: s.db, membership, openJoin: s.chatOpenJoin, log: s.log }),
+    "user:*": createUserChannel(),
   });
   const gateway = mountGateway(app, {
     router,
