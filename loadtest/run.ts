@@ -17,9 +17,11 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
+  type AppProcess,
   freePort,
   type PostgresServer,
   type RedisServer,
+  spawnApp,
   startPostgres,
   startRedis,
   waitForHttp,
@@ -28,7 +30,6 @@ import type { Histogram } from "./lib/histogram.js";
 import { type GcHandle, openInspectorGc } from "./lib/inspector-gc.js";
 import type { ConnSpec, PresenceConn, PresenceVerifyResult } from "./lib/ipc.js";
 import { mintToken } from "./lib/jwt.js";
-import { type NodeProcess, spawnNode } from "./lib/node-process.js";
 import { cpuSeconds, cpuTimes, machineCpu, settledRss, treeCpuSeconds } from "./lib/proc.js";
 import { memberIndexOf, type Population, roomOf, seed } from "./lib/seed.js";
 import { formatTable } from "./lib/table.js";
@@ -206,7 +207,7 @@ interface Gateway {
   nodeId: string;
   port: number;
   pid: number;
-  app: NodeProcess;
+  app: AppProcess;
   gc?: GcHandle;
 }
 
@@ -227,16 +228,21 @@ async function startGateways(
       ...(cfg.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []),
     ];
     const nodeId = `bench-${k + 1}`;
-    const app = spawnNode(GATEWAY_SCRIPT, nodeArgs, {
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      DATABASE_URL: env.databaseUrl,
-      REDIS_URL: env.redisUrl,
-      JWT_SECRET,
-      NODE_ID: nodeId,
-      LOG_LEVEL: "warn",
-      ...cfg.gatewayEnv,
-    });
+    const app = spawnApp(
+      GATEWAY_SCRIPT,
+      {
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        DATABASE_URL: env.databaseUrl,
+        REDIS_URL: env.redisUrl,
+        JWT_SECRET,
+        NODE_ID: nodeId,
+        LOG_LEVEL: "warn",
+        ...cfg.gatewayEnv,
+      },
+      [],
+      { nodeArgs },
+    );
     const gw: Gateway = { nodeId, port, pid: app.pid, app };
     gws.push(gw);
     cleanups.push(() => stopGateway(gw));

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 
 export interface AppProcess {
   child: ChildProcess;
+  pid: number;
   /** Everything the process wrote so far (stdout and stderr interleaved, last 64 KB). */
   output(): string;
   /** Resolves with the exit code once the process has exited. */
@@ -24,8 +25,10 @@ export function spawnApp(
   script: string,
   env: Record<string, string | undefined>,
   args: string[] = [],
+  /** Flags for node itself (e.g. --cpu-prof, which node refuses in NODE_OPTIONS). */
+  { nodeArgs = [] }: { nodeArgs?: string[] } = {},
 ): AppProcess {
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     env: { PATH: process.env.PATH, NODE_ENV: "production", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -44,6 +47,7 @@ export function spawnApp(
   });
   return {
     child,
+    pid: child.pid!,
     output: () => out,
     exited,
     async kill(signal: NodeJS.Signals = "SIGTERM") {
