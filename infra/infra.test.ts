@@ -106,3 +106,28 @@ describe("infra/haproxy/haproxy.cfg", () => {
     );
   });
 });
+
+describe("root package.json scripts", () => {
+  const scripts = (
+    JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }
+  ).scripts;
+
+  it("run only bundles that their package's build produces", () => {
+    // `node <pkg>/dist/<name>.js` must match a `nexus-build … src/<name>.ts` entry of that package.
+    const runs = Object.entries(scripts).flatMap(([name, line]) =>
+      [...line.matchAll(/node ((?:apps|packages|loadtest)\/?[\w-]*)\/dist\/([\w/-]+)\.js/g)].map(
+        (m) => [name, m[1]!, m[2]!] as const,
+      ),
+    );
+    expect(runs.length).toBeGreaterThanOrEqual(5);
+    for (const [name, pkg, entry] of runs) {
+      const build = (
+        JSON.parse(readFileSync(join(root, pkg, "package.json"), "utf8")) as {
+          scripts: Record<string, string>;
+        }
+      ).scripts.build!;
+      const entries = build.split(/\s+/).map((w) => w.replace(/^src\//, "").replace(/\.ts$/, ""));
+      expect(entries, `script ${name} runs ${pkg}/dist/${entry}.js`).toContain(entry);
+    }
+  });
+});

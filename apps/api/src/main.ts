@@ -42,6 +42,7 @@ const api = mountApi(app, {
   jwtSecret: config.jwtSecret!,
   jwtRequireExp: config.jwtRequireExp,
   vaultKey: config.vaultKey!,
+  previousVaultKeys: config.previousVaultKeys,
   frontendUrl: config.frontendUrl,
   mailer,
   rateLimiter,

@@ -85,6 +85,8 @@ const api = mountApi(app, {
   jwtSecret: secrets.jwtSecret,
   jwtRequireExp: config.jwtRequireExp,
   vaultKey: secrets.vaultKey,
+  // Only from the environment (empty unless VAULT_PREVIOUS_KEYS is set): dev secrets never rotate.
+  previousVaultKeys: config.previousVaultKeys,
   frontendUrl: config.frontendUrl,
   mailer,
   rateLimiter,

@@ -113,4 +113,59 @@ describe("parseConfig", () => {
   it("requires DATABASE_URL for migrate", () => {
     expect(problems("migrate", {})).toEqual(["DATABASE_URL: required for `migrate` but not set"]);
   });
+
+  describe("VAULT_PREVIOUS_KEYS", () => {
+    const key = (byte: number) => Buffer.alloc(32, byte).toString("base64");
+    const api = { JWT_SECRET: SECRET, VAULT_KEY: VAULT };
+
+    it("is optional: no previous keys by default", () => {
+      const r = parseConfig("api", api);
+      expect(r.ok && r.config.previousVaultKeys).toEqual([]);
+    });
+
+    it("parses a comma-separated list of base64 keys, in order, ignoring spaces and blank entries", () => {
+      const r = parseConfig("api", { ...api, VAULT_PREVIOUS_KEYS: ` ${key(1)}, ${key(2)},` });
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(r.config.previousVaultKeys).toEqual([Buffer.alloc(32, 1), Buffer.alloc(32, 2)]);
+      expect(Object.isFrozen(r.config.previousVaultKeys)).toBe(true);
+    });
+
+    it("names the variable and each bad entry by position, without echoing any key", () => {
+      const short = "c2hvcnQ=";
+      const p = problems("api", { ...api, VAULT_PREVIOUS_KEYS: `${key(1)},${short},${key(9)},notbase64` });
+      expect(p).toEqual([
+        "VAULT_PREVIOUS_KEYS: entry 2 of 4: expected base64 of exactly 32 random bytes (e.g. `openssl rand -base64 32`)",
+        "VAULT_PREVIOUS_KEYS: entry 4 of 4: expected base64 of exactly 32 random bytes (e.g. `openssl rand -base64 32`)",
+      ]);
+      const text = p.join("\n");
+      for (const secret of [short, "notbase64", key(1), key(9)]) expect(text).not.toContain(secret);
+    });
+
+    it("is read by every role, the standalone node included", () => {
+      const r = parseConfig("standalone", { VAULT_PREVIOUS_KEYS: key(4) });
+      expect(r.ok && r.config.previousVaultKeys).toEqual([Buffer.alloc(32, 4)]);
+    });
+  });
+
+  describe("the vault role (pnpm vault:reencrypt)", () => {
+    it("requires DATABASE_URL and VAULT_KEY, naming both", () => {
+      expect(problems("vault", {})).toEqual([
+        "DATABASE_URL: required for `vault` but not set",
+        "VAULT_KEY: required for `vault` but not set",
+      ]);
+    });
+
+    it("needs no JWT_SECRET, and takes the previous keys", () => {
+      const r = parseConfig("vault", {
+        DATABASE_URL: "postgres://u:p@db:5432/nexus",
+        VAULT_KEY: VAULT,
+        VAULT_PREVIOUS_KEYS: Buffer.alloc(32, 1).toString("base64"),
+      });
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(r.config.vaultKey).toEqual(Buffer.from(VAULT, "base64"));
+      expect(r.config.previousVaultKeys).toEqual([Buffer.alloc(32, 1)]);
+    });
+  });
 });

@@ -6,7 +6,8 @@
 import { resolve } from "node:path";
 import { defaultNodeId, envSchema, type RawEnv } from "./env.js";
 
-export type Role = "standalone" | "gateway" | "api" | "migrate";
+/** `vault`: the re-encrypt command (`pnpm vault:reencrypt`). */
+export type Role = "standalone" | "gateway" | "api" | "migrate" | "vault";
 
 export interface Config {
   role: Role;
@@ -23,6 +24,8 @@ export interface Config {
   jwtSecret: string | undefined;
   jwtRequireExp: boolean;
   vaultKey: Buffer | undefined;
+  /** VAULT_PREVIOUS_KEYS: keys rotated out, which still open old rows but never seal. */
+  previousVaultKeys: readonly Buffer[];
   frontendUrl: string;
   fromEmail: string;
   smtpUrl: string | undefined;
@@ -65,6 +68,10 @@ function required(role: Role, production: boolean): ReadonlyArray<keyof RawEnv> 
       return ["JWT_SECRET", "VAULT_KEY"];
     case "migrate":
       return ["DATABASE_URL"];
+    // Previous keys stay optional: without them the command opens nothing old, reports every
+    // row still on an old key and exits non-zero, which is also how to check a rotation is done.
+    case "vault":
+      return ["DATABASE_URL", "VAULT_KEY"];
   }
 }
 
@@ -88,7 +95,9 @@ export function parseConfig(role: Role, env: Env): ConfigResult {
   const raw: RawEnv = parsed.success ? parsed.data : {};
   const production = (raw.NODE_ENV ?? present.NODE_ENV) === "production";
   for (const name of required(role, production)) {
-    if (raw[name] === undefined && !problems.some((p) => p.startsWith(`${name}:`))) {
+    // `present`, not `raw`: when any variable is invalid `raw` is empty, and a valid secret set
+    // next to it must not be reported missing. A present but invalid one is reported above.
+    if (present[name] === undefined) {
       problems.push(
         `${name}: required for \`${role}\`${role === "standalone" ? " in production" : ""} but not set`,
       );
@@ -109,6 +118,7 @@ export function parseConfig(role: Role, env: Env): ConfigResult {
     jwtSecret: raw.JWT_SECRET,
     jwtRequireExp: raw.JWT_REQUIRE_EXP ?? false,
     vaultKey: raw.VAULT_KEY,
+    previousVaultKeys: Object.freeze(raw.VAULT_PREVIOUS_KEYS ?? []),
     frontendUrl: raw.FRONTEND_URL ?? "http://localhost:4000",
     fromEmail: raw.FROM_EMAIL ?? "nexus@localhost",
     smtpUrl: raw.SMTP_URL,

@@ -41,12 +41,34 @@ const jwtSecret = z
   .string()
   .min(32, { error: "expected at least 32 characters (RFC 7518 §3.2: HS256 keys are ≥ 256 bits)" });
 
-const vaultKey = z
-  .string()
-  .transform((v) => Buffer.from(v, "base64"))
-  .refine((b) => b.length === 32, {
-    error: "expected base64 of exactly 32 random bytes (e.g. `openssl rand -base64 32`)",
+const VAULT_KEY_EXPECTED = "expected base64 of exactly 32 random bytes (e.g. `openssl rand -base64 32`)";
+const decodeVaultKey = (v: string): Buffer | undefined => {
+  const key = Buffer.from(v, "base64");
+  return key.length === 32 ? key : undefined;
+};
+
+const vaultKey = z.string().transform((v, ctx) => {
+  const key = decodeVaultKey(v);
+  if (key) return key;
+  ctx.addIssue({ code: "custom", message: VAULT_KEY_EXPECTED });
+  return z.NEVER;
+});
+
+// Keys rotated out: they only open rows sealed before the rotation. Each entry is checked like
+// VAULT_KEY, and a bad one is named by its position (never echoed). Blank entries are skipped,
+// so a trailing comma is harmless.
+const previousVaultKeys = z.string().transform((v, ctx) => {
+  const entries = v.split(",").map((s) => s.trim());
+  const keys: Buffer[] = [];
+  entries.forEach((entry, i) => {
+    if (entry === "") return;
+    const key = decodeVaultKey(entry);
+    if (key) keys.push(key);
+    else
+      ctx.addIssue({ code: "custom", message: `entry ${i + 1} of ${entries.length}: ${VAULT_KEY_EXPECTED}` });
   });
+  return keys;
+});
 
 const origins = z
   .string()
@@ -73,6 +95,7 @@ export const envSchema = z.object({
   JWT_SECRET: jwtSecret.optional(),
   JWT_REQUIRE_EXP: bool.optional(),
   VAULT_KEY: vaultKey.optional(),
+  VAULT_PREVIOUS_KEYS: previousVaultKeys.optional(),
   FRONTEND_URL: urlWith(["http:", "https:"]).optional(),
   FROM_EMAIL: z.email({ error: "expected an email address" }).optional(),
   SMTP_URL: urlWith(["smtp:", "smtps:"]).optional(),

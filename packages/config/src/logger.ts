@@ -17,6 +17,7 @@ const SECRET_KEYS = [
   "authorization",
   "jwtSecret",
   "vaultKey",
+  "previousVaultKeys",
   "secret",
   "private_key",
 ];

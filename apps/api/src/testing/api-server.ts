@@ -59,6 +59,9 @@ export async function startApiServer(opts: {
   rateLimits?: Partial<RateLimits>;
   rateLimiter?: RateLimiter;
   outbox?: Parameters<typeof mountApi>[1]["outbox"];
+  /** VAULT_KEY rotation tests: defaults to TEST_VAULT_KEY with no previous keys. */
+  vaultKey?: Buffer;
+  previousVaultKeys?: readonly Buffer[];
 }): Promise<ApiServer> {
   const database = createDb({ kind: "postgres", url: opts.databaseUrl, poolSize: 8 });
   const hub = opts.hub ?? createMemoryHub();
@@ -85,7 +88,8 @@ export async function startApiServer(opts: {
     log,
     jwtSecret: TEST_JWT_SECRET,
     jwtRequireExp: false,
-    vaultKey: TEST_VAULT_KEY,
+    vaultKey: opts.vaultKey ?? TEST_VAULT_KEY,
+    previousVaultKeys: opts.previousVaultKeys ?? [],
     frontendUrl: TEST_FRONTEND_URL,
     mailer,
     rateLimiter,
