@@ -11,7 +11,7 @@ import { CloseCode } from "@nexus/protocol";
 import type { JsonObject } from "./channels/channel.js";
 import type { Router } from "./channels/router.js";
 import { createFanout, type Fanout, type SeqSource } from "./fanout/fanout.js";
-import { Session, type SessionLogger } from "./socket/session.js";
+import { type ChannelTask, Session, type SessionLogger } from "./socket/session.js";
 import { createOriginCheck } from "./transport/origin.js";
 import { type AuthResult, type ConnData, createUpgradeHandler } from "./transport/upgrade.js";
 import { UwsConnection } from "./transport/uws-connection.js";
@@ -56,6 +56,11 @@ export interface Gateway {
   disconnectUser(userId: string): number;
   /** Closes every socket (1012 service restart) so clients reconnect to another node. */
   drain(): void;
+  /**
+   * Runs `task` in every channel of `userId` on this node whose topic `matches` (in each
+   * channel's own order); returns how many channels it was queued for.
+   */
+  withChannels(userId: string, matches: (topic: string) => boolean, task: ChannelTask): number;
 }
 
 /** Per-socket data: what the upgrade decided, plus what the socket handlers attach. */
@@ -219,6 +224,13 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
       fanout: fanout.stats(),
     }),
     disconnectUser,
+    withChannels(userId, matches, task) {
+      let n = 0;
+      for (const ws of socketsOf(userId)) {
+        n += ws.getUserData().session?.withChannels(matches, task) ?? 0;
+      }
+      return n;
+    },
     drain() {
       for (const userId of [...byUser.keys()]) {
         for (const ws of socketsOf(userId)) ws.end(CloseCode.ServiceRestart, "draining");

@@ -8,10 +8,14 @@ import { createAccessTokens, createValidAfterCache } from "@nexus/auth";
 import type { Bus } from "@nexus/bus";
 import { type Db, userValidAfter } from "@nexus/db";
 import type { TemplatedApp } from "@nexus/http";
+import { parseTopic, SYSTEM_GENERAL_TOPIC } from "@nexus/protocol";
 import { chatSeqSource, createChatChannel } from "./channels/chat-channel.js";
+import { conversationSeqSource, createConversationChannel } from "./channels/conversation-channel.js";
 import { createMembership, type Membership } from "./channels/membership.js";
 import { createRouter } from "./channels/router.js";
+import { createSystemChannel, type SystemState, setHidden } from "./channels/system-channel.js";
 import { createUserChannel } from "./channels/user-channel.js";
+import type { SeqSource } from "./fanout/fanout.js";
 import { type Gateway, type GatewayOptions, mountGateway, USERS_CONTROL_TOPIC } from "./gateway.js";
 import type { AuthResult } from "./transport/upgrade.js";
 
@@ -53,8 +57,19 @@ export function mountGatewayNode(app: TemplatedApp, s: GatewayNodeSettings): Gat
   const membership = createMembership(s.db);
   const router = createRouter({
     "chat:*": createChatChannel({ db: s.db, membership, openJoin: s.chatOpenJoin, log: s.log }),
+    "conversation:*": createConversationChannel({ db: s.db, membership, log: s.log }),
     "user:*": createUserChannel(),
+    [SYSTEM_GENERAL_TOPIC]: createSystemChannel({ db: s.db }),
   });
+  const seqSources: Record<string, SeqSource> = {
+    chat: chatSeqSource(s.db),
+    conversation: conversationSeqSource(s.db),
+  };
+  const seqSource: SeqSource = {
+    lastSeq: async (topic) => seqSources[topic.slice(0, topic.indexOf(":"))]?.lastSeq(topic),
+    read: async (topic, from, to) =>
+      seqSources[topic.slice(0, topic.indexOf(":"))]?.read(topic, from, to) ?? [],
+  };
   const gateway = mountGateway(app, {
     router,
     bus: s.bus,
@@ -63,20 +78,53 @@ export function mountGatewayNode(app: TemplatedApp, s: GatewayNodeSettings): Gat
     allowedOrigins: s.allowedOrigins,
     maxFrameBytes: s.maxFrameBytes,
     idleTimeoutSeconds: s.idleTimeoutSeconds,
-    seqSource: chatSeqSource(s.db),
+    seqSource,
     presenceDownMs: s.presenceDownMs,
     presenceSolo: s.solo,
   });
-  // A signed-out user's next connect must re-read their valid-after time on every node.
+  // A member removed from a conversation stops hearing it at once: their channels on its
+  // topics end (phx_close), on whichever node holds them. Membership is re-read, not taken
+  // from the event, so an add and a remove crossing on the bus still end in the truth.
+  const membershipChanged = (conversationId: string, userId: string) => {
+    const id = conversationId.toLowerCase();
+    gateway.withChannels(
+      userId,
+      (topic) => {
+        const parsed = parseTopic(topic);
+        return (parsed?.kind === "chat" || parsed?.kind === "conversation") && parsed.id.toLowerCase() === id;
+      },
+      async () => ((await membership.isMember(id, userId)) ? undefined : "stop"),
+    );
+  };
   void s.bus
     .subscribe(USERS_CONTROL_TOPIC, (msg) => {
-      if (msg.kind !== "control") return;
-      if (msg.action === "disconnect_user" && typeof msg.data === "string") validAfter.invalidate(msg.data);
-      if (msg.action === "membership_changed" && typeof msg.data === "object" && msg.data !== null) {
-        const d = msg.data as { conversationId?: unknown; userId?: unknown };
-        if (typeof d.conversationId === "string") {
-          membership.invalidate(d.conversationId, typeof d.userId === "string" ? d.userId : undefined);
+      if (msg.kind !== "control" || typeof msg.data !== "object" || msg.data === null) {
+        // A signed-out user's next connect must re-read their valid-after time on every node.
+        if (msg.kind === "control" && msg.action === "disconnect_user" && typeof msg.data === "string") {
+          validAfter.invalidate(msg.data);
         }
+        return;
+      }
+      const d = msg.data as { conversationId?: unknown; userId?: unknown; hidden?: unknown };
+      if (msg.action === "membership_changed" && typeof d.conversationId === "string") {
+        const userId = typeof d.userId === "string" ? d.userId : undefined;
+        membership.invalidate(d.conversationId, userId);
+        if (userId !== undefined) membershipChanged(d.conversationId, userId);
+      }
+      if (
+        msg.action === "visibility_changed" &&
+        typeof d.userId === "string" &&
+        typeof d.hidden === "boolean"
+      ) {
+        const hidden = d.hidden;
+        gateway.withChannels(
+          d.userId,
+          (topic) => topic === SYSTEM_GENERAL_TOPIC,
+          (ctx, state) => {
+            setHidden(ctx, state as SystemState, hidden);
+            return undefined;
+          },
+        );
       }
     })
     .catch((e) => s.log.error({ err: e }, "could not subscribe to user control events"));

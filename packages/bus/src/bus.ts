@@ -31,6 +31,11 @@ export interface BusMessageTypes {
     exceptConn?: string;
     /** The message's position in its conversation, when it has one: receivers deliver in seq order. */
     seq?: number;
+    /**
+     * Addressed per recipient: `payload` is a JSON object mapping each recipient's user id to
+     * the JSON text of what that user alone receives (one ciphertext per member, DESIGN.md §4.5).
+     */
+    each?: true;
   };
   /** Cluster housekeeping, e.g. action "disconnect_user" or "membership_invalidated". */
   control: { topic: string; action: string; data?: unknown };

@@ -14,6 +14,7 @@ describe("envelope codec", () => {
   it.each<BusMessage>([
     { kind: "broadcast", topic: "t", event: "e", payload: "" },
     { kind: "broadcast", topic: "t", event: "e", payload: "line\nbreaks\n1\nx\n", exceptConn: "c1" },
+    { kind: "broadcast", topic: "t", event: "e", payload: '{"u1":"{}"}', each: true, seq: 3 },
     { kind: "control", topic: "t", action: "a" },
     { kind: "control", topic: "t", action: "a", data: { nested: [1, "two", null, { payload: "x\ny" }] } },
     { kind: "control", topic: "t", action: "a", data: "a plain string" },
@@ -38,6 +39,7 @@ describe("envelope codec", () => {
     ["1\nn\nnull", "header is not an object"],
     ['1\nn\n{"topic":"t"}', "kind is not a string"],
     ['1\nn\n{"kind":"broadcast","topic":"t","event":"e"}', "broadcast needs string topic, event and payload"],
+    ['1\nn\n{"kind":"broadcast","topic":"t","event":"e","each":1}\n{}', "each is not true"],
     [
       '1\nn\n{"kind":"broadcast","topic":"t","event":"e","payload":{"a":1}}',
       "broadcast needs string topic, event and payload",

@@ -62,6 +62,7 @@ function invalidBody(h: Record<string, unknown>): string | undefined {
       if (h.exceptConn !== undefined && typeof h.exceptConn !== "string") return "exceptConn is not a string";
       if (h.seq !== undefined && !(Number.isSafeInteger(h.seq) && (h.seq as number) > 0))
         return "seq is not a positive integer";
+      if (h.each !== undefined && h.each !== true) return "each is not true";
       return undefined;
     case "control":
       if (typeof h.topic !== "string" || typeof h.action !== "string") {

@@ -8,6 +8,12 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "./client.js";
 import { createPageTokens } from "./page-token.js";
+import {
+  conversationRecipients,
+  deleteMessageGroup,
+  groupsBySeq,
+  updateMessageGroup,
+} from "./queries/message-groups.js";
 import { appendMessageGroup, listMessagesPage } from "./queries/messages.js";
 import { listUsersPage } from "./queries/users.js";
 import {
@@ -360,6 +366,104 @@ export function describeDatabase(name: string, make: () => Promise<DatabaseFixtu
         ok: false,
         error: "not_member",
       });
+    });
+
+    it("keeps per-recipient message groups: recipients with keys, gap reads, sender-only update and delete", async () => {
+      const [a, b, c] = [await newUser(), await newUser(), await newUser()];
+      const conv = await newGroupConversation([a.id, b.id]);
+      expect(
+        (await conversationRecipients(db, conv.id)).sort((x, y) => x.userId.localeCompare(y.userId)),
+      ).toEqual([a.id, b.id].sort().map((userId) => ({ userId, hasKeys: false })));
+      await db.insert(encryptionKeys).values({
+        conversationId: conv.id,
+        userId: a.id,
+        publicKey: Buffer.from("p"),
+        privateKey: Buffer.from("q"),
+        vaultKeyId: "k0",
+      });
+      expect((await conversationRecipients(db, conv.id)).find((r) => r.userId === a.id)?.hasKeys).toBe(true);
+
+      const send = (tag: string) =>
+        appendMessageGroup(db, {
+          conversationId: conv.id,
+          senderId: a.id,
+          contents: [a.id, b.id].map((id) => ({ recipientId: id, content: `${tag}-${id}` })),
+        });
+      const first = await send("one");
+      const second = await send("two");
+      const groups = await groupsBySeq(db, conv.id, 1, 2);
+      expect(groups.map((g) => [g.seq, g.senderId, g.copies.map((x) => x.content).sort()])).toEqual([
+        [1, a.id, [`one-${a.id}`, `one-${b.id}`].sort()],
+        [2, a.id, [`two-${a.id}`, `two-${b.id}`].sort()],
+      ]);
+
+      const contents = (tag: string, ids: string[]) => new Map(ids.map((id) => [id, `${tag}-${id}`]));
+      const byB = await updateMessageGroup(db, {
+        conversationId: conv.id,
+        groupId: first.groupId,
+        senderId: b.id,
+        contents: contents("x", [a.id, b.id]),
+      });
+      expect(byB).toEqual({ ok: false, error: "not_sender" });
+      const wrongSet = await updateMessageGroup(db, {
+        conversationId: conv.id,
+        groupId: first.groupId,
+        senderId: a.id,
+        contents: contents("x", [a.id, c.id]),
+      });
+      expect(wrongSet).toEqual({ ok: false, error: "recipients_mismatch" });
+      const elsewhere = await updateMessageGroup(db, {
+        conversationId: (await newGroupConversation([a.id])).id,
+        groupId: first.groupId,
+        senderId: a.id,
+        contents: contents("x", [a.id, b.id]),
+      });
+      expect(elsewhere).toEqual({ ok: false, error: "not_found" });
+      const edited = await updateMessageGroup(db, {
+        conversationId: conv.id,
+        groupId: first.groupId,
+        senderId: a.id,
+        contents: contents("edited", [a.id, b.id]),
+      });
+      if (!edited.ok) throw new Error(edited.error);
+      expect(edited.group.seq).toBe(1);
+      expect(edited.group.copies.map((x) => x.content).sort()).toEqual(
+        [`edited-${a.id}`, `edited-${b.id}`].sort(),
+      );
+      expect(edited.group.updatedAt > edited.group.insertedAt).toBe(true);
+
+      expect(
+        await deleteMessageGroup(db, { conversationId: conv.id, groupId: second.groupId, senderId: b.id }),
+      ).toEqual({
+        ok: false,
+        error: "not_sender",
+      });
+      expect(
+        await deleteMessageGroup(db, { conversationId: conv.id, groupId: second.groupId, senderId: a.id }),
+      ).toEqual({
+        ok: true,
+        seq: 2,
+      });
+      expect(
+        await deleteMessageGroup(db, { conversationId: conv.id, groupId: second.groupId, senderId: a.id }),
+      ).toEqual({
+        ok: false,
+        error: "not_found",
+      });
+      // The tombstone keeps seq 2 taken; its ciphertexts are gone; gap reads skip it.
+      expect((await groupsBySeq(db, conv.id, 1, 2)).map((g) => g.seq)).toEqual([1]);
+      const left = await db.select().from(messages).where(sql`${messages.groupId} = ${second.groupId}`);
+      expect(left).toEqual([]);
+      expect((await send("three")).seq).toBe(3);
+      const page = await listMessagesPage(db, pageTokens, {
+        conversationId: conv.id,
+        userId: b.id,
+        pageSize: 10,
+      });
+      expect(page.ok && page.items.map((i) => [i.seq, i.content])).toEqual([
+        [3, `three-${b.id}`],
+        [1, `edited-${b.id}`],
+      ]);
     });
   });
 }

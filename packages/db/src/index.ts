@@ -30,7 +30,7 @@ export {
   setTokensValidAfter,
   updateProfile,
 } from "./queries/accounts.js";
-export { EXTERNAL_EMAIL_DOMAIN, ensureOpenChat, userValidAfter } from "./queries/chat.js";
+export { EXTERNAL_EMAIL_DOMAIN, ensureOpenChat, userHidden, userValidAfter } from "./queries/chat.js";
 export {
   addMembers,
   type Conversation,
@@ -47,6 +47,17 @@ export {
   type SealedKeys,
   upsertEncryptionKeys,
 } from "./queries/conversations.js";
+export {
+  conversationRecipients,
+  deleteMessageGroup,
+  type GroupChangeError,
+  type GroupCopy,
+  type GroupUpdate,
+  groupsBySeq,
+  type Recipient,
+  type StoredGroup,
+  updateMessageGroup,
+} from "./queries/message-groups.js";
 export {
   appendMessageGroup,
   conversationLastSeq,
@@ -79,5 +90,14 @@ export {
   rotateRefreshToken,
 } from "./queries/tokens.js";
 export { type ListResult, listUsersPage, type UserSummary } from "./queries/users.js";
+export {
+  encryptionKeysNotOnKey,
+  type KeyRowCursor,
+  resealEncryptionKeys,
+  resealOutboxPayload,
+  type SealedKeyRow,
+  type SealedOutboxRow,
+  sealedOutboxPage,
+} from "./queries/vault-rows.js";
 export * as schema from "./schema.js";
 export { pgTimestampToIso } from "./timestamp.js";

@@ -21,7 +21,7 @@ export function profileRoutes(ctx: ApiContext): Route[] {
       const profile = await updateProfile(ctx.db, userId, body);
       if (profile === undefined) return unauthorized();
       const view = profileView(profile);
-      ctx.events.toUser(userId, "profile_updated", view);
+      ctx.events.profileUpdated(userId, view);
       return ok(view);
     },
   });

@@ -12,6 +12,9 @@ import type { Bus, BusMessage } from "@nexus/bus";
  */
 export const USERS_CONTROL_TOPIC = "nexus:users";
 
+/** Must equal SYSTEM_GENERAL_TOPIC in @nexus/protocol. */
+export const SYSTEM_GENERAL_TOPIC = "system:general";
+
 export type SignOutReason = "signout_all" | "password_changed" | "password_reset";
 
 export interface ApiEvents {
@@ -23,6 +26,13 @@ export interface ApiEvents {
   toUser(userId: string, event: string, payload: unknown): void;
   /** A server event on a conversation's channel (`keys_uploaded`). */
   toConversation(conversationId: string, event: string, payload: unknown): void;
+  /**
+   * `profile_updated` on `user:{id}`, and the profile's `hidden` flag to every node, which makes
+   * the user leave or appear in `system:general` presence.
+   */
+  profileUpdated(userId: string, profile: { hidden: boolean } & Record<string, unknown>): void;
+  /** `announcement` on `system:general`, to every signed-in user on every node. */
+  announce(announcement: { id: string; text: string; inserted_at: string }): void;
 }
 
 export function createApiEvents(bus: Bus): ApiEvents {
@@ -52,6 +62,18 @@ export function createApiEvents(bus: Bus): ApiEvents {
     },
     toConversation(conversationId, event, payload) {
       broadcast(`conversation:${conversationId}`, event, payload);
+    },
+    profileUpdated(userId, profile) {
+      broadcast(`user:${userId}`, "profile_updated", profile);
+      publish(USERS_CONTROL_TOPIC, {
+        kind: "control",
+        topic: USERS_CONTROL_TOPIC,
+        action: "visibility_changed",
+        data: { userId, hidden: profile.hidden },
+      });
+    },
+    announce(announcement) {
+      broadcast(SYSTEM_GENERAL_TOPIC, "announcement", announcement);
     },
   };
 }

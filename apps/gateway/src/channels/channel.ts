@@ -23,6 +23,8 @@ export interface ChannelPresence {
   track(key: string, meta: Meta): void;
   /** Replace this channel's meta: one diff with the new ref (and phx_ref_prev) and the old one leaving. */
   update(key: string, meta: Meta): void;
+  /** What this channel tracked leaves now (one diff); it may track again later. */
+  untrack(): void;
 }
 
 export interface ChannelContext {
@@ -41,6 +43,12 @@ export interface ChannelContext {
    * numbered broadcasts in seq order, whichever node sent them (fanout/seq-orderer.ts).
    */
   broadcastSeq(event: string, payload: JsonObject, seq: number): void;
+  /**
+   * Each user's own payload, to that user's sockets on this topic on every node; other members
+   * get nothing. Only on topics whose handler sets `perRecipient`. With `seq`, ordered like
+   * broadcastSeq.
+   */
+  broadcastEach(event: string, payloads: ReadonlyMap<string, JsonObject>, seq?: number): void;
   readonly presence: ChannelPresence;
 }
 
@@ -58,6 +66,8 @@ export type HandleResult =
 export type TerminateReason = "leave" | "closed" | "stop" | "crash";
 
 export interface ChannelHandler<S = unknown> {
+  /** The topic carries broadcasts addressed per recipient (ctx.broadcastEach). */
+  readonly perRecipient?: boolean;
   join(topic: string, params: unknown, ctx: ChannelContext): Promise<JoinResult<S>> | JoinResult<S>;
   /** Runs after the join reply is on the wire (e.g. to push presence_state, PROTOCOL.md §6.4 rule 4). */
   afterJoin?(ctx: ChannelContext, state: S): void | Promise<void>;

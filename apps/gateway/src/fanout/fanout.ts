@@ -7,6 +7,12 @@
  * publish, with no JavaScript loop over sockets. Remotely it is one bus publish carrying the
  * payload as JSON text, which receiving nodes splice into their frames without re-parsing.
  * A node holds the bus subscription for a topic only while it has local members on it.
+ *
+ * Some topics carry broadcasts addressed per recipient (an end-to-end-encrypted message is one
+ * ciphertext per member): each socket on such a topic is also subscribed to its own uWS topic
+ * `2|conversation:x#<user>`, and a per-recipient broadcast is one bus message carrying every
+ * recipient's payload, published locally to each recipient's uWS topic. That loop is over
+ * recipients, not sockets, and is the only per-message JavaScript loop on the delivery path.
  */
 import type { Bus, BusMessage, NodeId, Unsubscribe } from "@nexus/bus";
 import {
@@ -43,6 +49,8 @@ export interface StoredBroadcast {
   event: string;
   /** JSON text of the payload, exactly as the live broadcast carried it. */
   payload: string;
+  /** Per recipient: `payload` maps user ids to each one's payload JSON text (see broadcastEach). */
+  each?: true;
 }
 
 /** Where numbered broadcasts (a conversation's messages) are kept: Postgres. */
@@ -57,6 +65,8 @@ const NO_SEQ_SOURCE: SeqSource = { lastSeq: async () => undefined, read: async (
 
 export interface Fanout {
   localTopic(vsn: Vsn, topic: string): string;
+  /** The uWS topic a member of a per-recipient topic also subscribes to: what is addressed to `userId` alone. */
+  recipientTopic(vsn: Vsn, topic: string, userId: string): string;
   /** Counts a local member; the first one subscribes on the bus. Resolves when delivery from other nodes is live. */
   acquire(topic: string): Promise<void>;
   release(topic: string): void;
@@ -66,6 +76,11 @@ export interface Fanout {
   broadcast(topic: string, event: string, payload: JsonObject | Uint8Array, except?: Connection): void;
   /** Like broadcast, delivered on every node in `seq` order (gaps are filled from the database). */
   broadcastSeq(topic: string, event: string, payload: JsonObject, seq: number): void;
+  /**
+   * Each recipient's own payload, to that user's sockets on `topic` on every node (sockets of
+   * users not in `payloads` get nothing). With `seq`, ordered like broadcastSeq.
+   */
+  broadcastEach(topic: string, event: string, payloads: ReadonlyMap<string, JsonObject>, seq?: number): void;
   /** Node-local delivery only (e.g. presence diffs, which every node computes for itself). */
   broadcastLocal(topic: string, event: string, payload: JsonObject): void;
   stats(): FanoutStats;
@@ -80,6 +95,11 @@ function checkObject(payload: unknown): void {
 
 const SERIALIZERS: readonly Serializer[] = [v1JsonSerializer, v2JsonSerializer];
 const PREFIX: Record<Vsn, string> = { "1.0.0": "1|", "2.0.0": "2|" };
+
+/** What the orderer holds: one payload for all, or (per recipient) each user's payload JSON text. */
+type Item =
+  | { event: string; json: string; each?: undefined }
+  | { event: string; each: Record<string, string> };
 
 interface Held {
   /** The topic string itself, handed out by intern() so that members share it. */
@@ -122,9 +142,15 @@ export function createFanout({
   // numbered broadcasts missed meanwhile are filled in from Postgres.
   const settled = (h: Held): Promise<void> => (bus.isReady() ? h.ready.then(() => undefined) : h.started);
 
-  const publishEncoded = (topic: string, encode: (s: Serializer) => Frame, except?: Connection) => {
+  /** `suffix` picks a recipient's own uWS topic (`#<user>`); the frame still names `topic`. */
+  const publishEncoded = (
+    topic: string,
+    encode: (s: Serializer) => Frame,
+    except?: Connection,
+    suffix = "",
+  ) => {
     for (const s of SERIALIZERS) {
-      const lt = PREFIX[s.vsn] + topic;
+      const lt = PREFIX[s.vsn] + topic + suffix;
       if (local.numSubscribers(lt) === 0) continue;
       let frame: Frame;
       try {
@@ -140,14 +166,40 @@ export function createFanout({
   const publishJson = (topic: string, event: string, json: string) =>
     publishEncoded(topic, (s) => s.encodeBroadcastJson(topic, event, json));
 
-  const orderer = new SeqOrderer<{ event: string; json: string }>({
+  const publishEach = (topic: string, event: string, each: Record<string, string>) => {
+    for (const userId in each) {
+      const one = each[userId]!;
+      publishEncoded(topic, (s) => s.encodeBroadcastJson(topic, event, one), undefined, `#${userId}`);
+    }
+  };
+
+  const deliver = (topic: string, b: Item) =>
+    b.each ? publishEach(topic, b.event, b.each) : publishJson(topic, b.event, b.json);
+
+  /** The bus form of a broadcast (per-recipient payloads travel as one JSON object of JSON texts). */
+  const itemOf = (event: string, json: string, each: boolean): Item | undefined => {
+    if (!each) return { event, json };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch (e) {
+      onError?.(e);
+      return undefined;
+    }
+    if (typeof parsed !== "object" || parsed === null) return undefined;
+    const out: Record<string, string> = {};
+    for (const [userId, one] of Object.entries(parsed)) if (typeof one === "string") out[userId] = one;
+    return { event, each: out };
+  };
+
+  const orderer = new SeqOrderer<Item>({
     gapTimeoutMs,
-    deliver: (topic, b) => publishJson(topic, b.event, b.json),
+    deliver,
     fillGap: async (topic, from, to) =>
-      (await seqSource.read(topic, from, to)).map((b) => ({
-        seq: b.seq,
-        item: { event: b.event, json: b.payload },
-      })),
+      (await seqSource.read(topic, from, to)).flatMap((b) => {
+        const item = itemOf(b.event, b.payload, b.each === true);
+        return item ? [{ seq: b.seq, item }] : [];
+      }),
     onGap: () => {
       gapsFilled++;
     },
@@ -157,12 +209,15 @@ export function createFanout({
   const onBus = (msg: BusMessage) => {
     if (msg.kind !== "broadcast") return;
     remoteBroadcasts++;
-    if (msg.seq !== undefined) orderer.offer(msg.topic, msg.seq, { event: msg.event, json: msg.payload });
-    else publishJson(msg.topic, msg.event, msg.payload);
+    const item = itemOf(msg.event, msg.payload, msg.each === true);
+    if (!item) return;
+    if (msg.seq !== undefined) orderer.offer(msg.topic, msg.seq, item);
+    else deliver(msg.topic, item);
   };
 
   return {
     localTopic,
+    recipientTopic: (vsn, topic, userId) => `${PREFIX[vsn]}${topic}#${userId}`,
 
     acquire(topic) {
       const existing = held.get(topic);
@@ -230,6 +285,26 @@ export function createFanout({
       // lower seq may still be on its way, and local members must see them in order.
       orderer.offer(topic, seq, { event, json });
       bus.publish(topic, { kind: "broadcast", topic, event, payload: json, seq });
+    },
+
+    broadcastEach(topic, event, payloads, seq) {
+      const each: Record<string, string> = {};
+      for (const [userId, payload] of payloads) {
+        checkObject(payload);
+        each[userId] = JSON.stringify(payload);
+      }
+      broadcasts++;
+      const item: Item = { event, each };
+      if (seq !== undefined) orderer.offer(topic, seq, item);
+      else deliver(topic, item);
+      bus.publish(topic, {
+        kind: "broadcast",
+        topic,
+        event,
+        payload: JSON.stringify(each),
+        each: true,
+        ...(seq !== undefined ? { seq } : {}),
+      });
     },
 
     broadcastLocal(topic, event, payload) {

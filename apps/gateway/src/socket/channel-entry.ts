@@ -19,6 +19,7 @@ export interface EntryHost {
   push(entry: ChannelEntry, event: string, payload: JsonObject | Uint8Array): void;
   broadcast(topic: string, event: string, payload: JsonObject | Uint8Array, exceptSelf: boolean): void;
   broadcastSeq(topic: string, event: string, payload: JsonObject, seq: number): void;
+  broadcastEach(topic: string, event: string, payloads: ReadonlyMap<string, JsonObject>, seq?: number): void;
   onQueueError(entry: ChannelEntry, e: unknown): void;
   readonly presence: Tracker;
 }
@@ -73,6 +74,11 @@ export class ChannelEntry implements ChannelContext, ChannelPresence {
   broadcastSeq(event: string, payload: JsonObject, seq: number): void {
     this.#host.broadcastSeq(this.topic, event, payload, seq);
   }
+  broadcastEach(event: string, payloads: ReadonlyMap<string, JsonObject>, seq?: number): void {
+    if (!this.handler.perRecipient)
+      throw new Error(`${this.topic}: broadcastEach needs a perRecipient handler`);
+    this.#host.broadcastEach(this.topic, event, payloads, seq);
+  }
 
   // ChannelPresence
   async watch(): Promise<void> {
@@ -90,6 +96,12 @@ export class ChannelEntry implements ChannelContext, ChannelPresence {
   }
   update(key: string, meta: Meta): void {
     if (!this.dead && this.#tracked) this.#host.presence.update(this.topic, key, this.#ownerId(), meta);
+  }
+
+  untrack(): void {
+    if (!this.#tracked) return;
+    this.#tracked = false;
+    this.#host.presence.untrack(this.topic, this.#ownerId());
   }
 
   /** The channel ended: what it tracked leaves (one diff), and this node stops following the topic for it. */

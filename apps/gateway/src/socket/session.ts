@@ -16,7 +16,13 @@ import {
   type Ref,
   type Serializer,
 } from "@nexus/protocol";
-import type { HandleResult, JoinResult, JsonObject, TerminateReason } from "../channels/channel.js";
+import type {
+  ChannelContext,
+  HandleResult,
+  JoinResult,
+  JsonObject,
+  TerminateReason,
+} from "../channels/channel.js";
 import type { Router } from "../channels/router.js";
 import type { Fanout } from "../fanout/fanout.js";
 import { ChannelEntry, type EntryHost } from "./channel-entry.js";
@@ -39,6 +45,12 @@ export interface SessionDeps {
 }
 
 const EMPTY = Object.freeze({}) as JsonObject;
+
+/** Work the node runs in a channel on the cluster's behalf; "stop" ends the channel (phx_close). */
+export type ChannelTask = (
+  ctx: ChannelContext,
+  state: unknown,
+) => undefined | "stop" | Promise<undefined | "stop">;
 
 export class Session implements EntryHost {
   #channels = new ChannelTable();
@@ -93,6 +105,29 @@ export class Session implements EntryHost {
     for (const entry of this.#channels.values()) this.#end(entry, "closed", true);
     for (const entry of this.#leaving ?? []) this.#end(entry, "closed", true);
     this.#channels.clear();
+  }
+
+  /**
+   * Runs `fn` in the queue of each joined channel whose topic `matches`, after whatever the
+   * channel is already doing (the node acting on a cluster event: a member removed, a profile
+   * hidden). A `stop` result ends the channel with phx_close, as if it had returned it itself.
+   */
+  withChannels(matches: (topic: string) => boolean, fn: ChannelTask): number {
+    let n = 0;
+    for (const entry of this.#channels.values()) {
+      if (!matches(entry.topic)) continue;
+      n++;
+      entry.queue.run(async () => {
+        if (entry.dead) return;
+        const result = await fn(entry.ctx, entry.state);
+        if (result && !entry.dead && !this.#closed && this.#channels.get(entry.topic) === entry) {
+          this.#channels.delete(entry.topic);
+          this.conn.cork(() => this.#control(entry.joinRef, entry.topic, ControlEvent.Close, EMPTY));
+          this.#end(entry, "stop", true);
+        }
+      });
+    }
+    return n;
   }
 
   #dispatch(msg: Message): void {
@@ -178,6 +213,9 @@ export class Session implements EntryHost {
       } else {
         this.#channels.set(topic, entry);
         this.conn.subscribe(this.deps.fanout.localTopic(this.serializer.vsn, topic));
+        if (entry.handler.perRecipient) {
+          this.conn.subscribe(this.deps.fanout.recipientTopic(this.serializer.vsn, topic, this.userId));
+        }
         this.#reply(msg.joinRef, msg.ref, topic, "ok", replyResult.reply ?? EMPTY);
       }
       if (replacedJoinRef !== undefined) this.#control(replacedJoinRef, topic, ControlEvent.Close, EMPTY);
@@ -285,6 +323,9 @@ export class Session implements EntryHost {
     // the socket's one uWS subscription with the new channel: keep it for that one.
     if (!this.#closed && !this.#channels.has(entry.topic)) {
       this.conn.unsubscribe(this.deps.fanout.localTopic(this.serializer.vsn, entry.topic));
+      if (entry.handler.perRecipient) {
+        this.conn.unsubscribe(this.deps.fanout.recipientTopic(this.serializer.vsn, entry.topic, this.userId));
+      }
     }
     this.deps.fanout.release(entry.topic);
     entry.releasePresence();
@@ -308,6 +349,10 @@ export class Session implements EntryHost {
 
   broadcastSeq(topic: string, event: string, payload: JsonObject, seq: number): void {
     this.deps.fanout.broadcastSeq(topic, event, payload, seq);
+  }
+
+  broadcastEach(topic: string, event: string, payloads: ReadonlyMap<string, JsonObject>, seq?: number): void {
+    this.deps.fanout.broadcastEach(topic, event, payloads, seq);
   }
 
   broadcast(topic: string, event: string, payload: JsonObject | Uint8Array, exceptSelf: boolean): void {

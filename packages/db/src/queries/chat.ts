@@ -40,3 +40,13 @@ export async function userValidAfter(db: Db, userId: string): Promise<number | u
   if (at === undefined || at === "-infinity") return undefined;
   return Date.parse(at.replace(" ", "T").replace(/([+-]\d{2})$/, "$1:00"));
 }
+
+/** `profile.hidden`: hidden users never appear in `system:general` presence. Unknown users count as hidden. */
+export async function userHidden(db: Db, userId: string): Promise<boolean> {
+  const rows = await db
+    .select({ hidden: profiles.hidden })
+    .from(profiles)
+    .where(sql`${profiles.userId} = ${userId}`)
+    .limit(1);
+  return rows[0]?.hidden ?? true;
+}
