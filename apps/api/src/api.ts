@@ -19,8 +19,10 @@ import type { TemplatedApp } from "@nexus/http";
 import type { ApiContext } from "./context.js";
 import type { Route } from "./http/route.js";
 import { mountRoutes } from "./http/router.js";
+import { secretMatcher } from "./http/secret-match.js";
 import { renderOpenApi } from "./openapi.js";
 import { accountRoutes } from "./routes/account.js";
+import { announcementRoutes } from "./routes/announcements.js";
 import { authRoutes } from "./routes/auth.js";
 import { conversationRoutes } from "./routes/conversations.js";
 import { messageRoutes } from "./routes/messages.js";
@@ -44,6 +46,8 @@ export interface ApiOptions {
   vaultKey: Buffer;
   /** Keys rotated out: still open old rows, never seal. */
   previousVaultKeys?: readonly Buffer[];
+  /** ADMIN_TOKEN: enables operator endpoints (announcements). */
+  adminToken?: string | undefined;
   /** Base of the links in emails (FRONTEND_URL). */
   frontendUrl: string;
   mailer: Mailer;
@@ -76,6 +80,7 @@ export function allRoutes(ctx: ApiContext): Route[] {
     ...messageRoutes(ctx),
     ...userRoutes(ctx),
     ...conversationRoutes(ctx),
+    ...announcementRoutes(ctx),
   ];
 }
 
@@ -122,6 +127,7 @@ export function mountApi(app: TemplatedApp, options: ApiOptions): Api {
       const result = await accessTokens.verify(token);
       return result.ok ? result.userId : undefined;
     },
+    ...(options.adminToken ? { isAdmin: secretMatcher(options.adminToken) } : {}),
     rateLimiter: options.rateLimiter,
     limits: { ...DEFAULT_RATE_LIMITS, ...options.rateLimits },
     trustProxyHops: options.trustProxyHops ?? 0,

@@ -41,6 +41,7 @@ const api = mountApi(app, {
   log,
   jwtSecret: config.jwtSecret!,
   jwtRequireExp: config.jwtRequireExp,
+  adminToken: config.adminToken,
   vaultKey: config.vaultKey!,
   previousVaultKeys: config.previousVaultKeys,
   frontendUrl: config.frontendUrl,

@@ -51,6 +51,7 @@ describe("OpenAPI document", () => {
         "DELETE /api/conversations/{id}/members/{user_id}",
         "PUT /api/conversations/{id}/keys",
         "GET /api/conversations/{id}/keys",
+        "POST /api/announcements",
       ].sort(),
     );
   });

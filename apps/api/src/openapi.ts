@@ -74,7 +74,9 @@ function operation(route: Route): Json {
   }
   const generic: [number, string, boolean][] = [
     [400, "Malformed JSON body", route.body !== undefined],
-    [401, "Missing, invalid, expired or revoked auth token", route.auth],
+    [401, "Missing, invalid, expired or revoked auth token", route.auth === true],
+    [401, "Missing or wrong ADMIN_TOKEN", route.auth === "admin"],
+    [404, "ADMIN_TOKEN is not configured on this node", route.auth === "admin"],
     [413, "Body too large", route.body !== undefined],
     [
       422,
@@ -101,7 +103,7 @@ function operation(route: Route): Json {
     };
   }
   op.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b)));
-  op.security = route.auth ? [{ bearerAuth: [] }] : [];
+  op.security = route.auth === "admin" ? [{ adminAuth: [] }] : route.auth ? [{ bearerAuth: [] }] : [];
   return op;
 }
 
@@ -133,7 +135,14 @@ export function buildOpenApi(routes: readonly Route[]): Json {
     paths,
     components: {
       schemas,
-      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+      securitySchemes: {
+        bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+        adminAuth: {
+          type: "http",
+          scheme: "bearer",
+          description: "ADMIN_TOKEN; operator endpoints answer 404 on nodes started without it",
+        },
+      },
     },
   };
 }

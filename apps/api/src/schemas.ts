@@ -254,3 +254,20 @@ export const ErrorDetail = response(
   z.object({ errors: z.object({ detail: z.string() }) }),
   'Phoenix error shape: {"errors": {"detail": "Unauthorized"}}',
 );
+
+export const AnnouncementRequest = request(
+  "AnnouncementRequest",
+  z.object({ text: z.string().trim().min(1).max(2_000) }),
+  "A server announcement for every signed-in user",
+);
+
+export const AnnouncementResponse = response(
+  "AnnouncementResponse",
+  z.object({
+    announcement: z.object({
+      id: id(),
+      text: z.string(),
+      inserted_at: z.string().describe("ISO 8601"),
+    }),
+  }),
+);

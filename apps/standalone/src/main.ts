@@ -84,6 +84,7 @@ const api = mountApi(app, {
   log,
   jwtSecret: secrets.jwtSecret,
   jwtRequireExp: config.jwtRequireExp,
+  adminToken: config.adminToken,
   vaultKey: secrets.vaultKey,
   // Only from the environment (empty unless VAULT_PREVIOUS_KEYS is set): dev secrets never rotate.
   previousVaultKeys: config.previousVaultKeys,

@@ -23,6 +23,8 @@ export interface Config {
   /** undefined only for the standalone node, which generates a development secret. */
   jwtSecret: string | undefined;
   jwtRequireExp: boolean;
+  /** ADMIN_TOKEN: operator endpoints (announcements); undefined = those endpoints do not exist. */
+  adminToken: string | undefined;
   vaultKey: Buffer | undefined;
   /** VAULT_PREVIOUS_KEYS: keys rotated out, which still open old rows but never seal. */
   previousVaultKeys: readonly Buffer[];
@@ -117,6 +119,7 @@ export function parseConfig(role: Role, env: Env): ConfigResult {
     redisUrl: raw.REDIS_URL,
     jwtSecret: raw.JWT_SECRET,
     jwtRequireExp: raw.JWT_REQUIRE_EXP ?? false,
+    adminToken: raw.ADMIN_TOKEN,
     vaultKey: raw.VAULT_KEY,
     previousVaultKeys: Object.freeze(raw.VAULT_PREVIOUS_KEYS ?? []),
     frontendUrl: raw.FRONTEND_URL ?? "http://localhost:4000",

@@ -93,6 +93,11 @@ export const envSchema = z.object({
   POOL_SIZE: int(1, 1000).optional(),
   REDIS_URL: urlWith(["redis:", "rediss:"]).optional(),
   JWT_SECRET: jwtSecret.optional(),
+  /** Bearer secret for operator endpoints (POST /api/announcements); unset = they answer 404. */
+  ADMIN_TOKEN: z
+    .string()
+    .min(32, { error: "expected at least 32 characters (e.g. `openssl rand -base64 32`)" })
+    .optional(),
   JWT_REQUIRE_EXP: bool.optional(),
   VAULT_KEY: vaultKey.optional(),
   VAULT_PREVIOUS_KEYS: previousVaultKeys.optional(),

@@ -18,6 +18,7 @@ const SECRET_KEYS = [
   "jwtSecret",
   "vaultKey",
   "previousVaultKeys",
+  "adminToken",
   "secret",
   "private_key",
 ];

@@ -44,7 +44,8 @@ export interface Route {
   method: Method;
   /** uWS pattern: `/api/conversations/:id/members/:user_id`. */
   path: string;
-  auth: boolean;
+  /** true: a user's access token; "admin": ADMIN_TOKEN (operator endpoints); false: anyone. */
+  auth: boolean | "admin";
   body?: z.ZodType;
   query?: z.ZodType;
   params?: z.ZodType;
@@ -81,6 +82,17 @@ export function authedRoute<B = undefined, Q = undefined, P = undefined>(
 ): Route {
   const { handler, ...rest } = def;
   return { ...rest, auth: true, handle: (ctx) => handler(ctx as unknown as AuthedCtx<B, Q, P>) } as Route;
+}
+
+/**
+ * An operator endpoint: `Authorization: Bearer <ADMIN_TOKEN>`. Without ADMIN_TOKEN configured
+ * the route answers 404, as if it did not exist.
+ */
+export function adminRoute<B = undefined, Q = undefined, P = undefined>(
+  def: RouteDef<B, Q, P, Ctx<B, Q, P>>,
+): Route {
+  const { handler, ...rest } = def;
+  return { ...rest, auth: "admin", handle: (ctx) => handler(ctx as unknown as Ctx<B, Q, P>) } as Route;
 }
 
 /** Parameter names of a uWS pattern, in order (uWS hands them out by index). */

@@ -30,6 +30,8 @@ export interface RouterDeps {
   log: Logger;
   /** Verifies a bearer token: the user, or undefined for anything not a live access token. */
   authenticate(token: string): Promise<string | undefined>;
+  /** Checks ADMIN_TOKEN for operator routes; undefined = no admin token configured (they 404). */
+  isAdmin?: (token: string) => boolean;
   rateLimiter: RateLimiter;
   limits: RateLimits;
   /**
@@ -129,7 +131,11 @@ async function handle(
   if (raw !== undefined && !raw.ok) return raw.reason === "too_large" ? payloadTooLarge() : internalError();
 
   let userId = "";
-  if (route.auth) {
+  if (route.auth === "admin") {
+    if (deps.isAdmin === undefined) return notFound();
+    const match = /^Bearer +([^ ]+) *$/i.exec(incoming.authorization);
+    if (!match || !deps.isAdmin(match[1]!)) return unauthorized();
+  } else if (route.auth) {
     const match = /^Bearer +([^ ]+) *$/i.exec(incoming.authorization);
     const found = match ? await deps.authenticate(match[1]!) : undefined;
     if (found === undefined) return unauthorized();

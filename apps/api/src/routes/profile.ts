@@ -14,7 +14,8 @@ export function profileRoutes(ctx: ApiContext): Route[] {
     doc: {
       tag: "profile",
       summary: "Change profile settings",
-      description: "The user's other sessions get `profile_updated` on their `user:{id}` channel.",
+      description:
+        "The user's other sessions get `profile_updated` on their `user:{id}` channel; setting `hidden` makes the user leave (or appear in) `system:general` presence on every gateway at once.",
       responses: { 200: { description: "The whole profile after the change", schema: Profile } },
     },
     async handler({ userId, body }) {

@@ -62,6 +62,7 @@ export async function startApiServer(opts: {
   /** VAULT_KEY rotation tests: defaults to TEST_VAULT_KEY with no previous keys. */
   vaultKey?: Buffer;
   previousVaultKeys?: readonly Buffer[];
+  adminToken?: string;
 }): Promise<ApiServer> {
   const database = createDb({ kind: "postgres", url: opts.databaseUrl, poolSize: 8 });
   const hub = opts.hub ?? createMemoryHub();
@@ -95,6 +96,7 @@ export async function startApiServer(opts: {
     rateLimiter,
     rateLimits: { ...RELAXED_LIMITS, ...opts.rateLimits },
     outbox: { pollMs: 200, ...opts.outbox },
+    adminToken: opts.adminToken,
   });
   const listening = await listen(app, "127.0.0.1", 0);
   const url = `http://127.0.0.1:${listening.port}`;

@@ -16,6 +16,7 @@ import { Cluster, type GatewayProcess } from "./cluster-harness.js";
 import { JWT_SECRET, tokenFor } from "./fixtures.js";
 import { MemberSocket } from "./member-socket.js";
 
+const ADMIN_TOKEN = "cluster-admin-token-0123456789abcdef";
 let tdb: TestDatabase;
 let cluster: Cluster;
 let nodes: GatewayProcess[];
@@ -50,7 +51,10 @@ beforeAll(async () => {
   tdb = await createTestDatabase(inject("pgAdminUrl"));
   const env = { databaseUrl: tdb.url, redisUrl: inject("redisUrl"), jwtSecret: JWT_SECRET };
   cluster = new Cluster(env);
-  [nodes, api] = await Promise.all([cluster.startAll(["e2e-a", "e2e-b", "e2e-c"]), startApi(env)]);
+  [nodes, api] = await Promise.all([
+    cluster.startAll(["e2e-a", "e2e-b", "e2e-c"]),
+    startApi(env, { ADMIN_TOKEN }),
+  ]);
 }, 60_000);
 
 afterAll(async () => {
@@ -293,5 +297,17 @@ describe("system:general across three gateway processes", () => {
     ).toBe(200);
     await everyView([...visible, hidden!]);
     expect(watchers.map((w) => w.received(topic, "presence_diff").length)).toEqual(diffs.map((n) => n + 1));
+
+    // An operator's announcement reaches everyone on system:general, on every node.
+    const sent = await api.request("POST", "/api/announcements", {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      body: { text: "Maintenance at 22:00" },
+    });
+    expect(sent.status).toBe(201);
+    for (const x of [...watchers, s, h]) {
+      expect(await x.waitFor(topic, "announcement")).toEqual([
+        (sent.body as { announcement: unknown }).announcement,
+      ]);
+    }
   }, 60_000);
 });
