@@ -49,6 +49,25 @@ export function defaultMigrationsFolder(): string {
 // Any constant works; it only has to be the same in every process that migrates.
 const MIGRATION_LOCK = 0x6e657875; // "nexu"
 
+/**
+ * drizzle hands every query to postgres.js as `unsafe(text, params, { prepare: false })`, so
+ * Postgres parses and plans each one again. Measured on the hot path, the message append (one
+ * CTE) took ≈1 ms that way and ≈0.4 ms as a named prepared statement. Our query texts are
+ * static (lists travel as one jsonb or array parameter, or as small bounded IN lists), so every
+ * parameterised query is prepared: postgres.js keeps the statements per connection and recycles
+ * connections (max_lifetime). Parameterless queries (migrations) still use the simple protocol.
+ * Transactions run on postgres.js's own transaction handle and stay unprepared.
+ */
+function preparingEverything(client: postgres.Sql): postgres.Sql {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop !== "unsafe") return Reflect.get(target, prop, receiver);
+      return (query: string, args?: unknown[], options?: object) =>
+        target.unsafe(query, args as never, { ...options, prepare: true });
+    },
+  });
+}
+
 export function createDb(options: DbOptions): DbHandle {
   if (options.kind === "postgres") {
     const client = postgres(options.url, {
@@ -57,7 +76,10 @@ export function createDb(options: DbOptions): DbHandle {
       // Timestamps come back in UTC text; see timestamp.ts for why we never use Date.
       connection: { TimeZone: "UTC", application_name: "nexus" },
     });
-    const db = drizzlePostgres(client, { schema, casing: "snake_case" }) as unknown as Db;
+    const db = drizzlePostgres(preparingEverything(client), {
+      schema,
+      casing: "snake_case",
+    }) as unknown as Db;
     return {
       kind: "postgres",
       db,
