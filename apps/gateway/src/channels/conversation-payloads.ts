@@ -58,7 +58,6 @@ export const RefusalReason = z.enum([
   "not_found",
   "not_sender",
   "Failed to save",
-  "unknown event",
 ]);
 
 export const Refusal = z
