@@ -5,7 +5,7 @@
 import { createTestDatabase, type TestDatabase } from "@nexus/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type ApiServer, recordTopic, startApiServer } from "../testing/api-server.js";
-import { register, UUID_RE } from "../testing/fixtures.js";
+import { register, TIMESTAMP_RE, UUID_RE } from "../testing/fixtures.js";
 
 const ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef";
 let tdb: TestDatabase;
@@ -50,7 +50,7 @@ describe("POST /api/announcements", () => {
     expect(announcement).toEqual({
       id: expect.stringMatching(UUID_RE),
       text: "Maintenance at 22:00",
-      inserted_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      inserted_at: expect.stringMatching(TIMESTAMP_RE),
     });
     expect(events.messages).toEqual([
       {

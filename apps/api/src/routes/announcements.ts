@@ -9,6 +9,12 @@ import { created } from "../http/reply.js";
 import { adminRoute, type Route } from "../http/route.js";
 import { AnnouncementRequest, AnnouncementResponse } from "../schemas.js";
 
+/** ISO 8601 with microseconds, like every other timestamp Nexus sends. */
+function isoMicros(): string {
+  const micros = Math.round((performance.timeOrigin + performance.now()) * 1000);
+  return `${new Date(Math.floor(micros / 1000)).toISOString().slice(0, 19)}.${String(micros % 1_000_000).padStart(6, "0")}Z`;
+}
+
 export function announcementRoutes(ctx: ApiContext): Route[] {
   const announce = adminRoute({
     method: "post",
@@ -22,7 +28,7 @@ export function announcementRoutes(ctx: ApiContext): Route[] {
       responses: { 201: { description: "Sent", schema: AnnouncementResponse } },
     },
     async handler({ body, log }) {
-      const announcement = { id: randomUUID(), text: body.text, inserted_at: new Date().toISOString() };
+      const announcement = { id: randomUUID(), text: body.text, inserted_at: isoMicros() };
       ctx.events.announce(announcement);
       log.info({ announcementId: announcement.id }, "announcement sent");
       return created({ announcement });
