@@ -6,7 +6,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type AppProcess, createTestDatabase, freePort, spawnApp, waitForHttp } from "@nexus/testkit";
+import {
+  type AppProcess,
+  createTestDatabase,
+  freePort,
+  spawnApp,
+  waitFor,
+  waitForHttp,
+} from "@nexus/testkit";
 import postgres from "postgres";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
@@ -135,6 +142,90 @@ describe("standalone node", () => {
     });
     expect(out.status).toBe(204);
     expect(await closed).toBe(1001);
+  });
+
+  it("runs seed 000's channels in one process: per-recipient ciphertexts and system:general presence", async () => {
+    const { base } = await start({ NEXUS_DATA_DIR: dataDir() });
+    const call = async (method: string, path: string, token?: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          "content-type": "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, json: (text ? JSON.parse(text) : undefined) as Record<string, unknown> };
+    };
+    const register = async (email: string) => {
+      const r = await call("POST", "/auth/register", undefined, {
+        email,
+        password: "correct horse battery staple",
+      });
+      expect(r.status).toBe(201);
+      return { id: (r.json.user as { id: string }).id, token: r.json.auth_token as string };
+    };
+    const [ann, ben] = [await register("ann@example.com"), await register("ben@example.com")];
+    const created = await call("POST", "/api/conversations", ann.token, {
+      private: true,
+      user_ids: [ben.id],
+    });
+    const conversationId = (created.json.conversation as { id: string }).id;
+    for (const u of [ann, ben]) {
+      const put = await call("PUT", `/api/conversations/${conversationId}/keys`, u.token, {
+        public_key: `pub-${u.id}`,
+        private_key: `priv-${u.id}`,
+      });
+      expect(put.status).toBe(204);
+    }
+    expect((await call("PATCH", "/api/profile", ben.token, { hidden: true })).status).toBe(200);
+
+    const sockets = await Promise.all(
+      [ann, ben].map(async (u) => {
+        const ws = new WebSocket(`${base.replace("http", "ws")}/socket/websocket?vsn=2.0.0&token=${u.token}`);
+        const frames: unknown[][] = [];
+        ws.on("message", (d) => frames.push(JSON.parse(String(d)) as unknown[]));
+        await new Promise((resolve, reject) => {
+          ws.once("open", resolve);
+          ws.once("error", reject);
+        });
+        return { ws, frames };
+      }),
+    );
+    const topic = `conversation:${conversationId}`;
+    const until = (f: () => boolean) => waitFor(f, { what: "frames" });
+    for (const { ws } of sockets) {
+      ws.send(JSON.stringify(["1", "1", topic, "phx_join", {}]));
+      ws.send(JSON.stringify(["2", "2", "system:general", "phx_join", {}]));
+    }
+    await until(() => sockets.every((s) => s.frames.filter((f) => f[3] === "phx_reply").length === 2));
+    sockets[0]!.ws.send(
+      JSON.stringify([
+        "1",
+        "3",
+        topic,
+        "new_msg",
+        { messages: [ann, ben].map((u) => ({ recipient_id: u.id, content: `for-${u.id}` })) },
+      ]),
+    );
+    const contents = (i: number) =>
+      sockets[i]!.frames.filter((f) => f[2] === topic && f[3] === "new_msg").map(
+        (f) => (f[4] as { content: string }).content,
+      );
+    await until(() => contents(0).length === 1 && contents(1).length === 1);
+    expect([contents(0), contents(1)]).toEqual([[`for-${ann.id}`], [`for-${ben.id}`]]);
+    // Ben is hidden: once his channel is past its presence_state (after which it decides
+    // whether to track him), a fresh snapshot for Ann is empty (her own join follows as a diff).
+    const system = (i: number, event: string) =>
+      sockets[i]!.frames.filter((f) => f[2] === "system:general" && f[3] === event);
+    await until(() => system(1, "presence_state").length === 1 && system(0, "presence_diff").length > 0);
+    sockets[0]!.ws.send(JSON.stringify(["2", "4", "system:general", "phx_leave", {}]));
+    sockets[0]!.ws.send(JSON.stringify(["5", "5", "system:general", "phx_join", {}]));
+    await until(() => system(0, "presence_state").length === 2);
+    expect(system(0, "presence_state")[1]![4]).toEqual({});
+    expect(JSON.stringify(system(0, "presence_diff"))).not.toContain(ben.id);
+    for (const { ws } of sockets) ws.close();
   });
 
   it.each([
