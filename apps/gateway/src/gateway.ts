@@ -13,8 +13,7 @@ import type { Router } from "./channels/router.js";
 import { createFanout, type Fanout, type SeqSource } from "./fanout/fanout.js";
 import { type ChannelTask, Session, type SessionLogger } from "./socket/session.js";
 import { createOriginCheck } from "./transport/origin.js";
-import { type AuthResult, type ConnData, createUpgradeHandler } from "./transport/upgrade.js";
-import { UwsConnection } from "./transport/uws-connection.js";
+import { type AuthResult, createUpgradeHandler } from "./transport/upgrade.js";
 
 export interface GatewayOptions {
   router: Router;
@@ -63,10 +62,13 @@ export interface Gateway {
   withChannels(userId: string, matches: (topic: string) => boolean, task: ChannelTask): number;
 }
 
-/** Per-socket data: what the upgrade decided, plus what the socket handlers attach. */
-interface SocketData extends ConnData {
-  session?: Session;
-  conn?: UwsConnection<SocketData>;
+/**
+ * Per-socket data. uWS copies it onto its socket object property by property, into storage
+ * outside the object that grows by three slots at a time, so it is the session alone (which
+ * holds what the upgrade decided); the socket itself is the session's connection.
+ */
+interface SocketData {
+  session: Session;
   /** getBufferedAmount() when uWS last unsubscribed this socket from a topic (see `subscription`). */
   bufferedAtUnsubscribe?: number;
 }
@@ -134,8 +136,11 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
     sendPingsAutomatically: false,
     maxBackpressure,
     closeOnBackpressureLimit: 1,
-    upgrade: createUpgradeHandler({
+    upgrade: createUpgradeHandler<SocketData>({
       authenticate: opts.authenticate,
+      accept: ({ userId, serializer, params }) => ({
+        session: new Session(serializer, userId, params, sessionDeps),
+      }),
       originAllowed: createOriginCheck(opts.allowedOrigins),
       onRefused: (reason, detail) => {
         refusedTotal++;
@@ -143,22 +148,21 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
       },
     }),
     open(ws) {
-      const data = ws.getUserData();
-      data.conn = new UwsConnection(ws, localPublish);
-      data.session = new Session(data.conn, data.serializer, data.userId, data.params, sessionDeps);
+      const { session } = ws.getUserData();
+      session.open(ws);
       connections++;
       connectsTotal++;
-      const mine = byUser.get(data.userId);
-      if (mine === undefined) byUser.set(data.userId, ws);
+      const mine = byUser.get(session.userId);
+      if (mine === undefined) byUser.set(session.userId, ws);
       else if (mine instanceof Set) mine.add(ws);
-      else byUser.set(data.userId, new Set([mine, ws]));
+      else byUser.set(session.userId, new Set([mine, ws]));
     },
     message(ws, message, isBinary) {
       if (message.byteLength > maxFrame) {
         ws.end(CloseCode.MessageTooBig, "frame too large");
         return;
       }
-      ws.getUserData().session!.receive(message, isBinary);
+      ws.getUserData().session.receive(message, isBinary);
     },
     // When uWS drops a connection (1006) it unsubscribes the socket from its topics just before
     // `close`, while the socket can still be read: the last look at its send buffer. `close`
@@ -174,20 +178,21 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
       }
     },
     close(ws, code) {
-      const data = ws.getUserData();
+      const { session, bufferedAtUnsubscribe } = ws.getUserData();
+      const { userId } = session;
       connections--;
       // A consumer over maxBackpressure is cut by uWS with a bare 1006, like any dropped TCP
       // connection; what tells it apart is a send of ours that uWS refused (a reply or push) or
       // a send buffer over the limit when uWS unsubscribed it (broadcasts).
-      if (code === 1006 && (data.conn?.refusedSends || (data.bufferedAtUnsubscribe ?? 0) > maxBackpressure)) {
+      if (code === 1006 && (session.refusedSends > 0 || (bufferedAtUnsubscribe ?? 0) > maxBackpressure)) {
         slowConsumersClosed++;
       }
-      data.session?.closed();
-      const mine = byUser.get(data.userId);
-      if (mine === ws) byUser.delete(data.userId);
+      session.closed();
+      const mine = byUser.get(userId);
+      if (mine === ws) byUser.delete(userId);
       else if (mine instanceof Set) {
         mine.delete(ws);
-        if (mine.size === 1) byUser.set(data.userId, mine.values().next().value!);
+        if (mine.size === 1) byUser.set(userId, mine.values().next().value!);
       }
     },
   });
@@ -227,7 +232,7 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
     withChannels(userId, matches, task) {
       let n = 0;
       for (const ws of socketsOf(userId)) {
-        n += ws.getUserData().session?.withChannels(matches, task) ?? 0;
+        n += ws.getUserData().session.withChannels(matches, task);
       }
       return n;
     },

@@ -29,10 +29,15 @@ export interface ValidAfterCache {
   readonly size: number;
 }
 
-interface Entry {
-  value: number | undefined;
-  expiresAt: number;
-}
+/**
+ * A cached answer. Nearly every user never signed out, and the cache holds one answer per
+ * connected user: for them the entry is just its expiry time (no object); a valid-after time
+ * comes with its expiry.
+ */
+type Entry = number | { value: number; expiresAt: number };
+
+const expiryOf = (e: Entry) => (typeof e === "number" ? e : e.expiresAt);
+const cachedValue = (e: Entry) => (typeof e === "number" ? undefined : e.value);
 
 export function createValidAfterCache(options: ValidAfterCacheOptions): ValidAfterCache {
   const { load, ttlMs, max, now = Date.now } = options;
@@ -47,7 +52,8 @@ export function createValidAfterCache(options: ValidAfterCacheOptions): ValidAft
 
   function store(userId: string, value: number | undefined): void {
     entries.delete(userId);
-    entries.set(userId, { value, expiresAt: now() + ttlMs });
+    const expiresAt = now() + ttlMs;
+    entries.set(userId, value === undefined ? expiresAt : { value, expiresAt });
     if (entries.size > max) {
       const oldest = entries.keys().next();
       if (oldest.done !== true) entries.delete(oldest.value);
@@ -57,7 +63,7 @@ export function createValidAfterCache(options: ValidAfterCacheOptions): ValidAft
   function fresh(userId: string): Entry | undefined {
     const entry = entries.get(userId);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= now()) {
+    if (expiryOf(entry) <= now()) {
       entries.delete(userId);
       return undefined;
     }
@@ -70,7 +76,7 @@ export function createValidAfterCache(options: ValidAfterCacheOptions): ValidAft
     if (hit !== undefined) {
       entries.delete(userId);
       entries.set(userId, hit);
-      return Promise.resolve(hit.value);
+      return Promise.resolve(cachedValue(hit));
     }
     const pending = inflight.get(userId);
     if (pending !== undefined) return pending;
@@ -81,7 +87,7 @@ export function createValidAfterCache(options: ValidAfterCacheOptions): ValidAft
         // a superseded one answers with what set stored, or reads again after an invalidate.
         if (inflight.get(userId) !== loading) {
           const current = fresh(userId);
-          return current !== undefined ? current.value : get(userId);
+          return current !== undefined ? cachedValue(current) : get(userId);
         }
         inflight.delete(userId);
         store(userId, value);
@@ -100,7 +106,8 @@ export function createValidAfterCache(options: ValidAfterCacheOptions): ValidAft
     if (!Number.isFinite(validAfterMs)) throw new TypeError(`ValidAfterCache.set: bad time ${validAfterMs}`);
     const userId = rawUserId.toLowerCase();
     inflight.delete(userId);
-    const current = fresh(userId)?.value;
+    const cached = fresh(userId);
+    const current = cached === undefined ? undefined : cachedValue(cached);
     store(userId, current === undefined ? validAfterMs : Math.max(current, validAfterMs));
   }
 

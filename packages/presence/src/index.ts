@@ -18,6 +18,7 @@ export {
 export type {
   Delta,
   Meta,
+  Owner,
   Presence,
   PresenceDiff,
   PresenceMap,

@@ -3,8 +3,8 @@
  * Internals of state.ts: how this replica's own operations change its sets and queue the
  * netted per-topic batches that become deltas.
  */
-import type { Entry, PresenceState } from "./state.js";
-import type { Delta } from "./types.js";
+import type { Entry, LocalSet, PresenceState } from "./state.js";
+import type { Delta, Owner } from "./types.js";
 
 /** The open batch of one topic: operations since the last flush, netted. */
 export interface Outgoing {
@@ -13,6 +13,22 @@ export interface Outgoing {
   to: number;
   joins: Map<string, Entry>;
   leaves: Set<string>;
+}
+
+const NONE: readonly Entry[] = [];
+
+/** What `owner` tracks on `topic` (a set keeps a single entry without an array). */
+export function ownedOn(state: PresenceState, topic: string, owner: Owner): readonly Entry[] {
+  const owned = state.local.get(topic)?.byOwner.get(owner);
+  return owned === undefined ? NONE : Array.isArray(owned) ? owned : [owned];
+}
+
+/** Every entry of a local set. */
+export function* localEntries(set: LocalSet): Generator<Entry> {
+  for (const owned of set.byOwner.values()) {
+    if (Array.isArray(owned)) yield* owned;
+    else yield owned;
+  }
 }
 
 /** Opens (or continues) the topic's batch and bumps the clock for one operation. */
@@ -49,37 +65,51 @@ export function seal(state: PresenceState, topic: string, toSealed: boolean): De
   return d;
 }
 
-export function addLocal(state: PresenceState, topic: string, entry: Entry, out: Outgoing): void {
+export function addLocal(
+  state: PresenceState,
+  topic: string,
+  owner: Owner,
+  entry: Entry,
+  out: Outgoing,
+): void {
   let set = state.local.get(topic);
   if (!set) {
-    set = { version: state.clock, entries: new Map() };
+    set = { version: state.clock, byOwner: new Map(), size: 0 };
     state.local.set(topic, set);
   }
-  set.entries.set(entry.meta.phx_ref, entry);
+  const owned = set.byOwner.get(owner);
+  if (owned === undefined) set.byOwner.set(owner, entry);
+  else if (Array.isArray(owned)) owned.push(entry);
+  else set.byOwner.set(owner, [owned, entry]);
+  set.size++;
   set.version = state.clock;
   out.joins.set(entry.meta.phx_ref, entry);
-  const owner = entry.owner ?? "";
-  const owned = state.owners.get(owner);
-  const item = { topic, key: entry.key, ref: entry.meta.phx_ref };
-  if (owned) owned.push(item);
-  else state.owners.set(owner, [item]);
 }
 
-export function removeLocal(state: PresenceState, topic: string, entry: Entry, out: Outgoing): void {
-  const ref = entry.meta.phx_ref;
+export function removeLocal(
+  state: PresenceState,
+  topic: string,
+  owner: Owner,
+  entry: Entry,
+  out: Outgoing,
+): void {
   const set = state.local.get(topic);
-  if (!set?.entries.delete(ref)) return;
+  const owned = set?.byOwner.get(owner);
+  if (!set || owned === undefined) return;
+  if (owned === entry) {
+    set.byOwner.delete(owner);
+  } else if (Array.isArray(owned) && owned.includes(entry)) {
+    const rest = owned.filter((e) => e !== entry);
+    set.byOwner.set(owner, rest.length === 1 ? rest[0]! : rest);
+  } else {
+    return;
+  }
+  set.size--;
   set.version = state.clock;
+  const ref = entry.meta.phx_ref;
   // Joined and left within one batch: receivers never hear of it (join-then-leave cancels).
   if (!out.joins.delete(ref)) out.leaves.add(ref);
   // An empty set is not kept: the next batch here is `fresh`, which receivers accept without
   // knowing this replica's versions in between.
-  if (set.entries.size === 0) state.local.delete(topic);
-  const owner = entry.owner ?? "";
-  const owned = state.owners.get(owner);
-  if (!owned) return;
-  const i = owned.findIndex((o) => o.ref === ref);
-  if (i === -1) return;
-  owned.splice(i, 1);
-  if (owned.length === 0) state.owners.delete(owner);
+  if (set.size === 0) state.local.delete(topic);
 }

@@ -21,18 +21,46 @@
 import { createHash } from "node:crypto";
 import type { NodeId } from "@nexus/bus";
 import { addMeta, emptyDiff, emptyMap, render } from "./diff.js";
-import { addLocal, type Outgoing, openBatch, removeLocal, seal } from "./state-local.js";
-import type { Delta, Meta, PresenceDiff, PresenceMap, RenderedMeta, Replica, Snapshot } from "./types.js";
+import {
+  addLocal,
+  localEntries,
+  type Outgoing,
+  openBatch,
+  ownedOn,
+  removeLocal,
+  seal,
+} from "./state-local.js";
+import type {
+  Delta,
+  Meta,
+  Owner,
+  PresenceDiff,
+  PresenceMap,
+  RenderedMeta,
+  Replica,
+  Snapshot,
+} from "./types.js";
 
 export interface Entry {
   readonly key: string;
   /** Rendered once; its `phx_ref` is the entry's identity. */
   readonly meta: RenderedMeta;
-  /** Local entries only: the socket/channel that tracked it. */
-  readonly owner?: string;
 }
 
-/** One replica's set on one topic, as of `version` of that replica's clock. */
+/**
+ * This replica's own entries on one topic, by owner (the socket/channel that tracked them):
+ * operations go by owner, and one index per topic is all a presence costs here (there is one
+ * per joined socket). An owner's entry is kept as is, in a list only from its second on.
+ */
+export interface LocalSet {
+  /** The version of this replica's clock at the set's last change. */
+  version: number;
+  readonly byOwner: Map<Owner, Entry | Entry[]>;
+  /** Entries, each of an owner's counted. */
+  size: number;
+}
+
+/** Another replica's set on one topic, as of `version` of that replica's clock. */
 export interface ReplicaSet {
   version: number;
   entries: Map<string, Entry>;
@@ -50,12 +78,6 @@ export interface ReplicaInfo {
   topics: Set<string>;
 }
 
-export interface OwnedEntry {
-  topic: string;
-  key: string;
-  ref: string;
-}
-
 export interface PresenceState {
   readonly self: Replica;
   readonly refPrefix: string;
@@ -63,16 +85,11 @@ export interface PresenceState {
   clock: number;
   refSeq: number;
   /** This replica's own sets; a topic is absent when it has no entries there. */
-  readonly local: Map<string, ReplicaSet>;
+  readonly local: Map<string, LocalSet>;
   /** Other replicas' sets: topic → node → set. */
   readonly remote: Map<string, Map<NodeId, ReplicaSet>>;
   /** Other replicas by node: at most one current replica per node. */
   readonly replicas: Map<NodeId, ReplicaInfo>;
-  /**
-   * owner → what it tracks, for this replica's entries. A flat list rather than nested maps:
-   * an owner (one channel) tracks one key on one topic, and this index costs memory per socket.
-   */
-  readonly owners: Map<string, OwnedEntry[]>;
   readonly outbox: Map<string, Outgoing>;
   /** Batches closed by a snapshot or digest, published before the open ones. */
   readonly sealed: Delta[];
@@ -90,7 +107,6 @@ export function createState(self: Replica): PresenceState {
     local: new Map(),
     remote: new Map(),
     replicas: new Map(),
-    owners: new Map(),
     outbox: new Map(),
     sealed: [],
   };
@@ -106,19 +122,13 @@ export type UpdateResult =
   /** Updating an absent entry changes nothing and produces no diff. */
   | { ok: false; state: PresenceState; reason: "not_tracked" };
 
-export function join(
-  state: PresenceState,
-  topic: string,
-  key: string,
-  owner: string,
-  meta: Meta,
-): JoinResult {
-  if (state.owners.get(owner)?.some((o) => o.topic === topic && o.key === key)) {
+export function join(state: PresenceState, topic: string, key: string, owner: Owner, meta: Meta): JoinResult {
+  if (ownedOn(state, topic, owner).some((o) => o.key === key)) {
     return { ok: false, state, reason: "already_tracked" };
   }
   const ref = nextRef(state);
-  const entry: Entry = { key, meta: render(meta, ref), owner };
-  addLocal(state, topic, entry, openBatch(state, topic));
+  const entry: Entry = { key, meta: render(meta, ref) };
+  addLocal(state, topic, owner, entry, openBatch(state, topic));
   const diff = emptyDiff();
   addMeta(diff.joins, key, entry.meta);
   return { ok: true, state, ref, diff };
@@ -128,34 +138,30 @@ export function join(
 export function leave(
   state: PresenceState,
   topic: string,
-  owner: string,
+  owner: Owner,
 ): { state: PresenceState; diff: PresenceDiff | null } {
-  const refs = state.owners
-    .get(owner)
-    ?.filter((o) => o.topic === topic)
-    .map((o) => o.ref);
-  const set = state.local.get(topic);
-  if (!refs?.length || !set) return { state, diff: null };
+  const mine = [...ownedOn(state, topic, owner)];
+  if (mine.length === 0) return { state, diff: null };
   const out = openBatch(state, topic);
   const diff = emptyDiff();
-  for (const ref of refs) {
-    const entry = set.entries.get(ref);
-    if (!entry) continue;
-    removeLocal(state, topic, entry, out);
+  for (const entry of mine) {
+    removeLocal(state, topic, owner, entry, out);
     addMeta(diff.leaves, entry.key, entry.meta);
   }
   return { state, diff };
 }
 
-/** Removes every entry of `owner` on every topic (a socket closed): one diff per topic. */
+/**
+ * Removes every entry of `owner` on every topic (a socket closed): one diff per topic. Looks in
+ * every topic this replica has entries on: sets are indexed by owner per topic only.
+ */
 export function leaveOwner(
   state: PresenceState,
-  owner: string,
+  owner: Owner,
 ): { state: PresenceState; diffs: Map<string, PresenceDiff> } {
   const diffs = new Map<string, PresenceDiff>();
-  const owned = state.owners.get(owner);
-  if (!owned) return { state, diffs };
-  for (const topic of new Set(owned.map((o) => o.topic))) {
+  const topics = [...state.local].filter(([, set]) => set.byOwner.has(owner)).map(([topic]) => topic);
+  for (const topic of topics) {
     const { diff } = leave(state, topic, owner);
     if (diff) diffs.set(topic, diff);
   }
@@ -171,17 +177,16 @@ export function update(
   state: PresenceState,
   topic: string,
   key: string,
-  owner: string,
+  owner: Owner,
   meta: Meta,
 ): UpdateResult {
-  const oldRef = state.owners.get(owner)?.find((o) => o.topic === topic && o.key === key)?.ref;
-  const old = oldRef === undefined ? undefined : state.local.get(topic)?.entries.get(oldRef);
-  if (!old || oldRef === undefined) return { ok: false, state, reason: "not_tracked" };
+  const old = ownedOn(state, topic, owner).find((o) => o.key === key);
+  if (!old) return { ok: false, state, reason: "not_tracked" };
   const ref = nextRef(state);
-  const entry: Entry = { key, meta: render(meta, ref, oldRef), owner };
+  const entry: Entry = { key, meta: render(meta, ref, old.meta.phx_ref) };
   const out = openBatch(state, topic);
-  removeLocal(state, topic, old, out);
-  addLocal(state, topic, entry, out);
+  removeLocal(state, topic, owner, old, out);
+  addLocal(state, topic, owner, entry, out);
   const diff = emptyDiff();
   addMeta(diff.joins, key, entry.meta);
   addMeta(diff.leaves, key, old.meta);
@@ -192,7 +197,7 @@ export function update(
 export function list(state: PresenceState, topic: string): PresenceMap {
   const map = emptyMap();
   const own = state.local.get(topic);
-  if (own) for (const e of own.entries.values()) addMeta(map, e.key, e.meta);
+  if (own) for (const e of localEntries(own)) addMeta(map, e.key, e.meta);
   const remote = state.remote.get(topic);
   if (remote) {
     for (const [node, set] of remote) {
@@ -221,7 +226,7 @@ export function takeDeltas(state: PresenceState): Delta[] {
 export function snapshot(state: PresenceState, topic: string): Snapshot {
   seal(state, topic, true);
   const set = state.local.get(topic);
-  const entries = set ? [...set.entries.values()].map((e): [string, RenderedMeta] => [e.key, e.meta]) : [];
+  const entries = set ? [...localEntries(set)].map((e): [string, RenderedMeta] => [e.key, e.meta]) : [];
   return { kind: "snapshot", ...state.self, topic, version: state.clock, entries };
 }
 
@@ -232,7 +237,7 @@ export function snapshot(state: PresenceState, topic: string): Snapshot {
 export function digest(state: PresenceState, topic: string): { version: number; size: number } {
   seal(state, topic, true);
   const set = state.local.get(topic);
-  return set ? { version: set.version, size: set.entries.size } : { version: state.clock, size: 0 };
+  return set ? { version: set.version, size: set.size } : { version: state.clock, size: 0 };
 }
 
 export function localTopics(state: PresenceState): IterableIterator<string> {

@@ -4,7 +4,7 @@
  */
 import type { Bus, BusLogger, NodeId } from "@nexus/bus";
 import type { Clock } from "./clock.js";
-import type { Meta, PresenceDiff, PresenceMap } from "./types.js";
+import type { Meta, Owner, PresenceDiff, PresenceMap } from "./types.js";
 
 export interface TrackerOptions {
   bus: Bus;
@@ -59,13 +59,13 @@ export interface Tracker {
   /** The last unwatch drops the subscription and the other nodes' entries for the topic. */
   unwatch(topic: string): void;
   /** Adds an entry owned by `owner` (e.g. the connection id); emits its join diff before returning. */
-  track(topic: string, key: string, owner: string, meta: Meta): TrackResult;
+  track(topic: string, key: string, owner: Owner, meta: Meta): TrackResult;
   /** Removes `owner`'s entries on `topic` (channel left); no diff if none. */
-  untrack(topic: string, owner: string): void;
-  /** Removes every entry of `owner` (socket closed): one diff per topic. */
-  untrackOwner(owner: string): void;
+  untrack(topic: string, owner: Owner): void;
+  /** Removes every entry of `owner` (socket closed): one diff per topic. Looks at every topic tracked here. */
+  untrackOwner(owner: Owner): void;
   /** New meta under a new ref with phx_ref_prev: one diff. */
-  update(topic: string, key: string, owner: string, meta: Meta): TrackResult;
+  update(topic: string, key: string, owner: Owner, meta: Meta): TrackResult;
   /** The cluster-wide presence_state map from memory. Shared and cached: do not mutate it. */
   list(topic: string): PresenceMap;
   /** Other nodes currently considered up. */

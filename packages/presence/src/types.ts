@@ -5,6 +5,13 @@
  */
 import type { NodeId } from "@nexus/bus";
 
+/**
+ * Who tracked an entry on this node (a connection id, a channel object): untracking goes by
+ * owner, compared by identity (SameValueZero). An object the caller already has costs no
+ * string per presence.
+ */
+export type Owner = string | number | object;
+
 /** A tracked meta as the application gives it (a JSON object). */
 export type Meta = { [key: string]: unknown };
 

@@ -158,7 +158,10 @@ export function createFanout({
       } catch {
         continue; // e.g. a binary payload has no V1 form: V1 sockets cannot receive it
       }
-      if (except) except.publishFrom(lt, frame);
+      // uWS's ws.publish silently publishes nothing when the sender holds no subscription at
+      // all (e.g. broadcast_from in a first join, or in terminate after the last leave). A
+      // socket not subscribed to this topic would not get an app-wide publish anyway.
+      if (except?.isSubscribed(lt)) except.publish(lt, frame.data, frame.binary);
       else local.publish(lt, frame.data, frame.binary);
     }
   };

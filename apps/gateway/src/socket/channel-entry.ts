@@ -4,9 +4,9 @@
  * the channel's events, replies and termination in order (Phoenix runs each channel as its
  * own process, so one slow handle_in never blocks another channel or the heartbeat).
  *
- * The entry is itself the channel's context, and its presence handle: every method lives on
- * the prototype, so a joined channel costs a handful of fields rather than a dozen closures
- * (idle sockets are the gateway's memory bill).
+ * The entry is itself the channel's queue, its context and its presence handle: every method
+ * lives on the prototype, so a joined channel is one object of a handful of fields rather than
+ * several objects and a dozen closures (idle sockets are the gateway's memory bill).
  */
 import type { Meta, PresenceMap, Tracker } from "@nexus/presence";
 import type { Ref } from "@nexus/protocol";
@@ -24,16 +24,15 @@ export interface EntryHost {
   readonly presence: Tracker;
 }
 
-// Presence owners must be unique on this node; a counter is cheaper than a UUID per join.
-let nextOwner = 0;
-
-export class ChannelEntry implements ChannelContext, ChannelPresence {
+/**
+ * The entry is also the owner of what its channel tracks in presence: owners must be unique on
+ * this node, and the entry itself is, at no cost.
+ */
+export class ChannelEntry extends SerialQueue implements ChannelContext, ChannelPresence {
   state: unknown = undefined;
   /** Set once the channel has ended; queued work and late replies check it and do nothing. */
   dead = false;
-  readonly queue: SerialQueue;
   readonly #host: EntryHost;
-  readonly #owner = ++nextOwner;
   #watching = false;
   #tracked = false;
 
@@ -43,8 +42,12 @@ export class ChannelEntry implements ChannelContext, ChannelPresence {
     readonly handler: ChannelHandler,
     host: EntryHost,
   ) {
+    super();
     this.#host = host;
-    this.queue = new SerialQueue((e) => host.onQueueError(this, e));
+  }
+
+  protected onTaskError(e: unknown): void {
+    this.#host.onQueueError(this, e);
   }
 
   /** What the handler sees: this entry, through the ChannelContext interface. */
@@ -92,27 +95,23 @@ export class ChannelEntry implements ChannelContext, ChannelPresence {
   }
   track(key: string, meta: Meta): void {
     if (this.dead || this.#tracked) return;
-    if (this.#host.presence.track(this.topic, key, this.#ownerId(), meta).ok) this.#tracked = true;
+    if (this.#host.presence.track(this.topic, key, this, meta).ok) this.#tracked = true;
   }
   update(key: string, meta: Meta): void {
-    if (!this.dead && this.#tracked) this.#host.presence.update(this.topic, key, this.#ownerId(), meta);
+    if (!this.dead && this.#tracked) this.#host.presence.update(this.topic, key, this, meta);
   }
 
   untrack(): void {
     if (!this.#tracked) return;
     this.#tracked = false;
-    this.#host.presence.untrack(this.topic, this.#ownerId());
+    this.#host.presence.untrack(this.topic, this);
   }
 
   /** The channel ended: what it tracked leaves (one diff), and this node stops following the topic for it. */
   releasePresence(): void {
-    if (this.#tracked) this.#host.presence.untrack(this.topic, this.#ownerId());
+    if (this.#tracked) this.#host.presence.untrack(this.topic, this);
     if (this.#watching) this.#host.presence.unwatch(this.topic);
     this.#tracked = false;
     this.#watching = false;
-  }
-
-  #ownerId(): string {
-    return `c${this.#owner}`;
   }
 }

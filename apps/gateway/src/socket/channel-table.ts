@@ -1,59 +1,43 @@
 /**
  * @module
  * A socket's joined channels by topic. Nearly every socket has exactly one, and a Map with its
- * hash table costs a few hundred bytes per socket: the first channel sits in a slot, and a Map
- * appears only with the second.
+ * hash table costs a few hundred bytes per socket: the table is the entry itself while there is
+ * one, and a Map only from the second on. It is a value the session keeps in one field (every
+ * change returns the new table), not an object of its own: idle sockets are the memory bill.
  */
 import type { ChannelEntry } from "./channel-entry.js";
 
-export class ChannelTable {
-  #one: ChannelEntry | undefined;
-  #many: Map<string, ChannelEntry> | undefined;
+export type ChannelTable = ChannelEntry | Map<string, ChannelEntry> | undefined;
 
-  get size(): number {
-    return this.#many ? this.#many.size : this.#one ? 1 : 0;
-  }
+export function channelCount(t: ChannelTable): number {
+  return t instanceof Map ? t.size : t ? 1 : 0;
+}
 
-  get(topic: string): ChannelEntry | undefined {
-    if (this.#many) return this.#many.get(topic);
-    return this.#one?.topic === topic ? this.#one : undefined;
-  }
+export function getChannel(t: ChannelTable, topic: string): ChannelEntry | undefined {
+  if (t instanceof Map) return t.get(topic);
+  return t?.topic === topic ? t : undefined;
+}
 
-  has(topic: string): boolean {
-    return this.get(topic) !== undefined;
-  }
+/** Adds or replaces the channel on `topic`. */
+export function setChannel(t: ChannelTable, topic: string, entry: ChannelEntry): ChannelTable {
+  if (t instanceof Map) return t.set(topic, entry);
+  if (!t || t.topic === topic) return entry;
+  return new Map([
+    [t.topic, t],
+    [topic, entry],
+  ]);
+}
 
-  set(topic: string, entry: ChannelEntry): void {
-    if (this.#many) {
-      this.#many.set(topic, entry);
-    } else if (!this.#one || this.#one.topic === topic) {
-      this.#one = entry;
-    } else {
-      this.#many = new Map([
-        [this.#one.topic, this.#one],
-        [topic, entry],
-      ]);
-      this.#one = undefined;
-    }
+export function deleteChannel(t: ChannelTable, topic: string): ChannelTable {
+  if (t instanceof Map) {
+    t.delete(topic);
+    return t.size === 0 ? undefined : t;
   }
+  return t?.topic === topic ? undefined : t;
+}
 
-  delete(topic: string): void {
-    if (this.#many) {
-      this.#many.delete(topic);
-      if (this.#many.size === 0) this.#many = undefined;
-    } else if (this.#one?.topic === topic) {
-      this.#one = undefined;
-    }
-  }
-
-  /** A copy: callers may end (and so delete) channels while iterating. */
-  values(): ChannelEntry[] {
-    if (this.#many) return [...this.#many.values()];
-    return this.#one ? [this.#one] : [];
-  }
-
-  clear(): void {
-    this.#one = undefined;
-    this.#many = undefined;
-  }
+/** A copy: callers may end (and so delete) channels while iterating. */
+export function channelList(t: ChannelTable): ChannelEntry[] {
+  if (t instanceof Map) return [...t.values()];
+  return t ? [t] : [];
 }

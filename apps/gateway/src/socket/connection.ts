@@ -1,9 +1,10 @@
 /**
  * @module
- * What the session needs from a transport. The uWS implementation is uws-connection.ts;
- * nothing in socket/ or channels/ imports uWS, so the protocol core is testable without it.
+ * What the session needs from a transport: the few methods of uWS's WebSocket it calls, with
+ * uWS's own signatures, so that the uWS socket itself is the connection and no wrapper object
+ * exists per socket (idle sockets are the gateway's memory bill). Nothing in socket/ or
+ * channels/ imports uWS, so the protocol core is testable without it.
  */
-import type { Frame } from "@nexus/protocol";
 
 /** uWS's three-valued send result (STYLE principle 9): never folded into a boolean. */
 export enum SendStatus {
@@ -13,13 +14,18 @@ export enum SendStatus {
 }
 
 export interface Connection {
-  send(frame: Frame): SendStatus;
+  /** A SendStatus. */
+  send(data: string | Uint8Array, isBinary: boolean): number;
   /** Join/leave a node-local fan-out topic (see fanout.ts for the naming). */
-  subscribe(localTopic: string): void;
-  unsubscribe(localTopic: string): void;
-  /** Publish to every local subscriber of localTopic except this connection. */
-  publishFrom(localTopic: string, frame: Frame): void;
+  subscribe(localTopic: string): boolean;
+  unsubscribe(localTopic: string): boolean;
+  isSubscribed(localTopic: string): boolean;
+  /**
+   * To every local subscriber of localTopic except this connection. uWS publishes nothing when
+   * the sender holds no subscription at all: see fanout.ts, which checks isSubscribed first.
+   */
+  publish(localTopic: string, data: string | Uint8Array, isBinary: boolean): boolean;
   /** Batch several sends into one syscall; required for sends made outside a uWS callback. */
-  cork(fn: () => void): void;
-  close(code: number, reason: string): void;
+  cork(fn: () => void): unknown;
+  end(code: number, reason: string): void;
 }

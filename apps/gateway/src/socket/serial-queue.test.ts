@@ -1,10 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { SerialQueue } from "./serial-queue.js";
 
+class Queue extends SerialQueue {
+  constructor(private readonly onError: (e: unknown) => void) {
+    super();
+  }
+  protected onTaskError(e: unknown): void {
+    this.onError(e);
+  }
+}
+
 describe("SerialQueue", () => {
   it("runs sync tasks inline and async tasks one at a time, in order", async () => {
     const log: string[] = [];
-    const q = new SerialQueue(() => {});
+    const q = new Queue(() => {});
     q.run(() => {
       log.push("a");
     });
@@ -31,7 +40,7 @@ describe("SerialQueue", () => {
   it("reports failures and keeps going", async () => {
     const errors: unknown[] = [];
     const log: string[] = [];
-    const q = new SerialQueue((e) => errors.push(e));
+    const q = new Queue((e) => errors.push(e));
     q.run(() => {
       throw new Error("sync");
     });

@@ -3,15 +3,20 @@
  * Runs tasks one at a time, in order. A task that completes synchronously runs inline with no
  * promise allocated: most channel events (ping, replies from memory) never touch the microtask
  * queue, which matters at 100k events/s.
+ *
+ * A base class rather than a member object: a joined channel (ChannelEntry) is its own queue,
+ * so an idle socket does not pay for a separate queue object and an error-callback closure.
+ * (Its helpers are TypeScript-private: `#methods` would cost every instance a brand slot.)
  */
 
 export type Task = () => void | Promise<void>;
 
-export class SerialQueue {
+export abstract class SerialQueue {
   #busy = false;
   #backlog: Task[] | undefined;
 
-  constructor(private readonly onError: (e: unknown) => void) {}
+  /** A task threw or rejected; the queue goes on with the next one. */
+  protected abstract onTaskError(e: unknown): void;
 
   run(task: Task): void {
     if (this.#busy) {
@@ -19,30 +24,32 @@ export class SerialQueue {
       this.#backlog.push(task);
       return;
     }
-    this.#exec(task);
+    this.exec(task);
   }
 
-  #exec(task: Task): void {
+  private exec(task: Task): void {
     let result: void | Promise<void>;
     try {
       result = task();
     } catch (e) {
-      this.onError(e);
+      this.onTaskError(e);
       result = undefined;
     }
     if (result instanceof Promise) {
       this.#busy = true;
-      result.catch(this.onError).finally(() => {
-        this.#busy = false;
-        this.#next();
-      });
+      result
+        .catch((e: unknown) => this.onTaskError(e))
+        .finally(() => {
+          this.#busy = false;
+          this.next();
+        });
     } else {
-      this.#next();
+      this.next();
     }
   }
 
-  #next(): void {
+  private next(): void {
     const next = this.#backlog?.shift();
-    if (next) this.#exec(next);
+    if (next) this.exec(next);
   }
 }

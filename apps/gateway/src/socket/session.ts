@@ -26,7 +26,14 @@ import type {
 import type { Router } from "../channels/router.js";
 import type { Fanout } from "../fanout/fanout.js";
 import { ChannelEntry, type EntryHost } from "./channel-entry.js";
-import { ChannelTable } from "./channel-table.js";
+import {
+  type ChannelTable,
+  channelCount,
+  channelList,
+  deleteChannel,
+  getChannel,
+  setChannel,
+} from "./channel-table.js";
 import { type Connection, SendStatus } from "./connection.js";
 
 export interface SessionLogger {
@@ -52,28 +59,38 @@ export type ChannelTask = (
   state: unknown,
 ) => undefined | "stop" | Promise<undefined | "stop">;
 
+/**
+ * Created when the upgrade is accepted, before the socket exists (so that it is the only thing
+ * the uWS socket carries); `open` hands it the connection before any frame arrives.
+ */
 export class Session implements EntryHost {
-  #channels = new ChannelTable();
+  private conn!: Connection;
+  #channels: ChannelTable;
   /** Left by the client but still finishing queued work; ended with the socket if it closes first. */
   #leaving: Set<ChannelEntry> | undefined;
   /** Frames that arrived while a join was being decided; undefined = not blocked. */
   #blocked: Message[] | undefined;
   #closed = false;
+  /** Sends uWS refused because this socket was over its backpressure limit (it then closes it). */
+  refusedSends = 0;
 
   constructor(
-    private readonly conn: Connection,
     private readonly serializer: Serializer,
     readonly userId: string,
     readonly params: Readonly<Record<string, string>>,
     private readonly deps: SessionDeps,
   ) {}
 
+  open(conn: Connection): void {
+    this.conn = conn;
+  }
+
   get presence(): Tracker {
     return this.deps.presence;
   }
 
   get channelCount(): number {
-    return this.#channels.size;
+    return channelCount(this.#channels);
   }
 
   receive(data: ArrayBuffer, isBinary: boolean): void {
@@ -82,7 +99,7 @@ export class Session implements EntryHost {
     const decoded = this.serializer.decode(data, isBinary);
     if (!decoded.ok) {
       // Phoenix crashes the socket on a malformed frame: no reply, close 1011 (1007 for bad UTF-8).
-      this.conn.close(closeCodeForDecodeError(decoded.error), decoded.error);
+      this.conn.end(closeCodeForDecodeError(decoded.error), decoded.error);
       return;
     }
     const msg = decoded.message;
@@ -102,9 +119,9 @@ export class Session implements EntryHost {
     if (this.#closed) return;
     this.#closed = true;
     this.#blocked = undefined;
-    for (const entry of this.#channels.values()) this.#end(entry, "closed", true);
+    for (const entry of channelList(this.#channels)) this.#end(entry, "closed", true);
     for (const entry of this.#leaving ?? []) this.#end(entry, "closed", true);
-    this.#channels.clear();
+    this.#channels = undefined;
   }
 
   /**
@@ -114,14 +131,14 @@ export class Session implements EntryHost {
    */
   withChannels(matches: (topic: string) => boolean, fn: ChannelTask): number {
     let n = 0;
-    for (const entry of this.#channels.values()) {
+    for (const entry of channelList(this.#channels)) {
       if (!matches(entry.topic)) continue;
       n++;
-      entry.queue.run(async () => {
+      entry.run(async () => {
         if (entry.dead) return;
         const result = await fn(entry.ctx, entry.state);
-        if (result && !entry.dead && !this.#closed && this.#channels.get(entry.topic) === entry) {
-          this.#channels.delete(entry.topic);
+        if (result && !entry.dead && !this.#closed && getChannel(this.#channels, entry.topic) === entry) {
+          this.#channels = deleteChannel(this.#channels, entry.topic);
           this.conn.cork(() => this.#control(entry.joinRef, entry.topic, ControlEvent.Close, EMPTY));
           this.#end(entry, "stop", true);
         }
@@ -150,15 +167,15 @@ export class Session implements EntryHost {
       this.#reply(null, msg.ref, topic, "error", { reason: PhoenixReason.UnmatchedTopic });
       return;
     }
-    const previous = this.#channels.get(topic);
-    if (!previous && this.#channels.size >= this.deps.maxChannels) {
+    const previous = getChannel(this.#channels, topic);
+    if (!previous && channelCount(this.#channels) >= this.deps.maxChannels) {
       this.#reply(msg.joinRef, msg.ref, topic, "error", { reason: PhoenixReason.TooManyChannels });
       return;
     }
     if (previous) {
       // Duplicate join: Phoenix kills the old channel without its terminate callback; the
       // client learns of it by a phx_close for the old join_ref, sent after the new reply.
-      this.#channels.delete(topic);
+      this.#channels = deleteChannel(this.#channels, topic);
       this.#end(previous, "closed", false);
     }
     // Every member of a room on this node shares one copy of its topic string.
@@ -175,7 +192,7 @@ export class Session implements EntryHost {
    */
   #socketCrashed(e: unknown, topic: string): void {
     this.deps.log.error({ err: e, topic, userId: this.userId }, "socket crashed");
-    if (!this.#closed) this.conn.close(CloseCode.ServerError, "server error");
+    if (!this.#closed) this.conn.end(CloseCode.ServerError, "server error");
   }
 
   async #runJoin(entry: ChannelEntry, msg: Message, replacedJoinRef: Ref | undefined): Promise<void> {
@@ -211,7 +228,7 @@ export class Session implements EntryHost {
       } else if (!replyResult.ok) {
         this.#reply(msg.joinRef, msg.ref, topic, "error", replyResult.reply);
       } else {
-        this.#channels.set(topic, entry);
+        this.#channels = setChannel(this.#channels, topic, entry);
         this.conn.subscribe(this.deps.fanout.localTopic(this.serializer.vsn, topic));
         if (entry.handler.perRecipient) {
           this.conn.subscribe(this.deps.fanout.recipientTopic(this.serializer.vsn, topic, this.userId));
@@ -221,7 +238,7 @@ export class Session implements EntryHost {
       if (replacedJoinRef !== undefined) this.#control(replacedJoinRef, topic, ControlEvent.Close, EMPTY);
     });
     if (replyResult !== "crashed" && replyResult.ok && entry.handler.afterJoin) {
-      entry.queue.run(() => (entry.dead ? undefined : entry.handler.afterJoin!(entry.ctx, entry.state)));
+      entry.run(() => (entry.dead ? undefined : entry.handler.afterJoin!(entry.ctx, entry.state)));
     }
   }
 
@@ -239,7 +256,7 @@ export class Session implements EntryHost {
   }
 
   #leave(msg: Message): void {
-    const entry = this.#channels.get(msg.topic);
+    const entry = getChannel(this.#channels, msg.topic);
     if (!entry) {
       // Not joined (or already gone): Phoenix answers ok, not "unmatched topic".
       this.#reply(msg.joinRef, msg.ref, msg.topic, "ok", EMPTY);
@@ -247,10 +264,10 @@ export class Session implements EntryHost {
     }
     // The client raced a server-side close and is leaving an older incarnation: ignore.
     if (isStale(msg, entry)) return;
-    this.#channels.delete(msg.topic);
+    this.#channels = deleteChannel(this.#channels, msg.topic);
     this.#leaving ??= new Set();
     this.#leaving.add(entry);
-    entry.queue.run(() => {
+    entry.run(() => {
       if (entry.dead) return;
       if (!this.#closed) {
         this.conn.cork(() => {
@@ -263,13 +280,13 @@ export class Session implements EntryHost {
   }
 
   #event(msg: Message): void {
-    const entry = this.#channels.get(msg.topic);
+    const entry = getChannel(this.#channels, msg.topic);
     if (!entry) {
       this.#reply(null, msg.ref, msg.topic, "error", { reason: PhoenixReason.UnmatchedTopic });
       return;
     }
     if (isStale(msg, entry)) return; // drop silently: the client raced a server-side close
-    entry.queue.run(() => {
+    entry.run(() => {
       if (entry.dead) return;
       let out: HandleResult | Promise<HandleResult>;
       try {
@@ -296,7 +313,7 @@ export class Session implements EntryHost {
       );
     }
     if ("stop" in result) {
-      this.#channels.delete(entry.topic);
+      this.#channels = deleteChannel(this.#channels, entry.topic);
       this.conn.cork(() => this.#control(entry.joinRef, entry.topic, ControlEvent.Close, EMPTY));
       this.#end(entry, "stop", true);
     }
@@ -305,7 +322,8 @@ export class Session implements EntryHost {
   #crash(entry: ChannelEntry, e: unknown, event: string): void {
     this.deps.log.error({ err: e, topic: entry.topic, event, userId: this.userId }, "channel crashed");
     if (entry.dead) return;
-    if (this.#channels.get(entry.topic) === entry) this.#channels.delete(entry.topic);
+    if (getChannel(this.#channels, entry.topic) === entry)
+      this.#channels = deleteChannel(this.#channels, entry.topic);
     if (!this.#closed) {
       this.conn.cork(() =>
         this.#control(entry.joinRef, entry.topic, ControlEvent.Error, { reason: PhoenixReason.ChannelCrash }),
@@ -321,7 +339,7 @@ export class Session implements EntryHost {
     this.#leaving?.delete(entry);
     // A channel that finishes leaving after the client already joined the topic again shares
     // the socket's one uWS subscription with the new channel: keep it for that one.
-    if (!this.#closed && !this.#channels.has(entry.topic)) {
+    if (!this.#closed && !getChannel(this.#channels, entry.topic)) {
       this.conn.unsubscribe(this.deps.fanout.localTopic(this.serializer.vsn, entry.topic));
       if (entry.handler.perRecipient) {
         this.conn.unsubscribe(this.deps.fanout.recipientTopic(this.serializer.vsn, entry.topic, this.userId));
@@ -374,7 +392,10 @@ export class Session implements EntryHost {
 
   #send(frame: ReturnType<Serializer["encodeReply"]>): void {
     if (this.#closed) return;
-    if (this.conn.send(frame) === SendStatus.Dropped) this.deps.onDropped();
+    if (this.conn.send(frame.data, frame.binary) === SendStatus.Dropped) {
+      this.refusedSends++;
+      this.deps.onDropped();
+    }
   }
 }
 

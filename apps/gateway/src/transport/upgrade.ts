@@ -13,14 +13,21 @@ import { parseSubprotocols } from "./subprotocol.js";
 
 export type AuthResult = { ok: true; userId: string } | { ok: false; reason: string };
 
-export interface ConnData {
+/** What the upgrade decided about a socket. */
+export interface Accepted {
   userId: string;
   serializer: Serializer;
-  params: Record<string, string>;
+  /** Frozen, and shared by sockets with identical params. */
+  params: Readonly<Record<string, string>>;
 }
 
-export interface UpgradeDeps {
+export interface UpgradeDeps<UserData> {
   authenticate(token: string): Promise<AuthResult>;
+  /**
+   * The socket's uWS user data. uWS copies its properties onto the socket object one by one,
+   * so the fewer it has, the smaller every socket (see gateway.ts).
+   */
+  accept(accepted: Accepted): UserData;
   originAllowed(origin: string): boolean;
   onRefused(reason: string, detail: { origin: string; ip: string }): void;
 }
@@ -28,7 +35,22 @@ export interface UpgradeDeps {
 // The uWS context type is opaque; it is only passed back to res.upgrade.
 type UpgradeContext = Parameters<HttpResponse["upgrade"]>[4];
 
-export function createUpgradeHandler(deps: UpgradeDeps) {
+/** Distinct connect params kept for sharing; past this many, new ones are no longer shared. */
+const MAX_SHARED_PARAMS = 1_000;
+
+export function createUpgradeHandler<UserData>(deps: UpgradeDeps<UserData>) {
+  // Nearly every client connects with the same params (vsn, once the token is removed): those
+  // sockets share one frozen object rather than each keeping its own copy, strings included.
+  const sharedParams = new Map<string, Readonly<Record<string, string>>>();
+  const share = (params: Record<string, string>): Readonly<Record<string, string>> => {
+    const key = JSON.stringify(params);
+    const known = sharedParams.get(key);
+    if (known) return known;
+    const frozen = Object.freeze(params);
+    if (sharedParams.size < MAX_SHARED_PARAMS) sharedParams.set(key, frozen);
+    return frozen;
+  };
+
   return (res: HttpResponse, req: HttpRequest, context: UpgradeContext): void => {
     const key = req.getHeader("sec-websocket-key");
     const protocols = req.getHeader("sec-websocket-protocol");
@@ -59,6 +81,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     const { serializer, echo, token } = checked;
     // The token is a secret: it must not linger in the params channels can read.
     delete params.token;
+    const connectParams = share(params);
 
     // Called through a promise so a verifier that throws synchronously refuses this socket
     // instead of throwing into uWS (which would take the process down).
@@ -69,8 +92,8 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
           if (!auth.ok) return refuse(`token refused: ${auth.reason}`);
           if (aborted) return;
           res.cork(() => {
-            res.upgrade<ConnData>(
-              { userId: auth.userId, serializer, params },
+            res.upgrade<UserData>(
+              deps.accept({ userId: auth.userId, serializer, params: connectParams }),
               key,
               echo,
               extensions,
