@@ -140,7 +140,7 @@ describe("chat:{conversation_id}", () => {
       ChatPresenceFieldsIn,
       [{}, { status: "away", typing: true, n: 1.5 }, eight, nine, { online_at: "x" }, { phx_ref: "x" }]
         .concat([{ a: "x".repeat(257) }, { a: null }, { a: {} }, { a: [] }] as never[])
-        .concat([null, [], "x"] as never[]),
+        .concat([null, [], "x", new Uint8Array([1, 2])] as never[]),
     ],
     ["ping", ChatPingIn, [{}, { a: [1, { b: null }] }, null, [], 5, "x"]],
   ];

@@ -82,7 +82,8 @@ const RESERVED_META = new Set(["phx_ref", "phx_ref_prev", "online_at"]);
 
 /** What a client may put in its own presence meta (status, typing, device…): small and flat. */
 function presenceFields(payload: unknown): Record<string, string | number | boolean> | string {
-  if (!isObject(payload)) return "must be a JSON object";
+  // A V2 binary payload is a Uint8Array, an object too: its bytes must not become fields.
+  if (!isObject(payload) || payload instanceof Uint8Array) return "must be a JSON object";
   const entries = Object.entries(payload);
   if (entries.length > MAX_PRESENCE_FIELDS) return `at most ${MAX_PRESENCE_FIELDS} fields`;
   const out: Record<string, string | number | boolean> = {};

@@ -215,7 +215,7 @@ export function createFanout({
     const item = itemOf(msg.event, msg.payload, msg.each === true);
     if (!item) return;
     if (msg.seq !== undefined) orderer.offer(msg.topic, msg.seq, item);
-    else deliver(msg.topic, item);
+    else orderer.after(msg.topic, item);
   };
 
   return {
@@ -276,7 +276,10 @@ export function createFanout({
         return;
       }
       const json = JSON.stringify(payload);
-      publishEncoded(topic, (s) => s.encodeBroadcastJson(topic, event, json), except);
+      // Behind any numbered broadcast still waiting here (see SeqOrderer.after); a broadcast_from
+      // is delivered at once (it names a live socket to skip, and is never an edit).
+      if (except) publishEncoded(topic, (s) => s.encodeBroadcastJson(topic, event, json), except);
+      else orderer.after(topic, { event, json });
       bus.publish(topic, { kind: "broadcast", topic, event, payload: json });
     },
 
@@ -299,7 +302,7 @@ export function createFanout({
       broadcasts++;
       const item: Item = { event, each };
       if (seq !== undefined) orderer.offer(topic, seq, item);
-      else deliver(topic, item);
+      else orderer.after(topic, item);
       bus.publish(topic, {
         kind: "broadcast",
         topic,

@@ -116,4 +116,21 @@ describe("SeqOrderer", () => {
       { numRuns: 300 },
     );
   });
+
+  it("holds an unnumbered item behind the numbered ones offered before it, not behind later ones", async () => {
+    const { o, delivered, fire } = harness(new Map([[2, "m2"]]));
+    o.start("t", 1);
+    o.after("t", "free"); // nothing waiting: at once
+    o.offer("t", 1, "m1");
+    o.offer("t", 3, "m3"); // 2 is missing: 3 waits
+    o.after("t", "edit-3"); // an edit of 3 must not overtake it
+    o.after("t", "edit-3b");
+    o.offer("t", 4, "m4");
+    o.after("t", "edit-4");
+    expect(delivered).toEqual(["free", "m1"]);
+    await fire(); // 2 is read from the database
+    expect(delivered).toEqual(["free", "m1", "m2", "m3", "edit-3", "edit-3b", "m4", "edit-4"]);
+    o.after("t", "later");
+    expect(delivered.at(-1)).toBe("later");
+  });
 });

@@ -27,6 +27,8 @@ interface TopicState<T> {
   /** The next seq to deliver; undefined until the first numbered broadcast of this topic arrives. */
   next: number | undefined;
   waiting: Map<number, T>;
+  /** Unnumbered items that arrived while seq n was waiting: delivered right after it. */
+  trailing?: Map<number, T[]>;
   timer: { cancel(): void } | undefined;
   filling: boolean;
 }
@@ -64,6 +66,32 @@ export class SeqOrderer<T> {
     if (!s.timer && !s.filling) this.#arm(topic, s);
   }
 
+  /**
+   * An unnumbered item (an edit or deletion of a message): delivered after every numbered one
+   * offered before it. Without this, an edit could overtake the very message it edits while that
+   * message waits behind a gap, and the client would apply the edit first and then the original.
+   */
+  after(topic: string, item: T): void {
+    const s = this.#topics.get(topic);
+    if (!s || s.waiting.size === 0) {
+      this.#o.deliver(topic, item);
+      return;
+    }
+    const last = Math.max(...s.waiting.keys());
+    s.trailing ??= new Map();
+    const list = s.trailing.get(last);
+    if (list) list.push(item);
+    else s.trailing.set(last, [item]);
+  }
+
+  #deliverAt(topic: string, s: TopicState<T>, seq: number, item: T): void {
+    this.#o.deliver(topic, item);
+    const trailing = s.trailing?.get(seq);
+    if (!trailing) return;
+    s.trailing!.delete(seq);
+    for (const t of trailing) this.#o.deliver(topic, t);
+  }
+
   #arm(topic: string, s: TopicState<T>): void {
     const timer = this.#o.setTimer(() => {
       // A timer cancelled after it was queued still fires on some clocks: only the current one counts.
@@ -99,7 +127,7 @@ export class SeqOrderer<T> {
   #drain(topic: string, s: TopicState<T>): void {
     for (let item = s.waiting.get(s.next!); item !== undefined; item = s.waiting.get(s.next!)) {
       s.waiting.delete(s.next!);
-      this.#o.deliver(topic, item);
+      this.#deliverAt(topic, s, s.next!, item);
       s.next!++;
     }
     if (s.waiting.size === 0 && s.timer) {
@@ -128,7 +156,7 @@ export class SeqOrderer<T> {
     for (let seq = from; seq <= to; seq++) {
       const item = bySeq.get(seq) ?? s.waiting.get(seq);
       s.waiting.delete(seq);
-      if (item !== undefined) this.#o.deliver(topic, item);
+      if (item !== undefined) this.#deliverAt(topic, s, seq, item);
     }
     s.next = to + 1;
     this.#drain(topic, s);
