@@ -15,3 +15,6 @@ export function formatTable(title: string, headers: string[], rows: Array<Array<
     ...cells.slice(1).map(line),
   ].join("\n");
 }
+
+/** A target's verdict cell. */
+export const pass = (ok: boolean) => (ok ? "PASS" : "MISS");
