@@ -119,10 +119,18 @@ export class FrameDecoder {
 
   constructor(private readonly handlers: FrameHandlers) {}
 
+  /**
+   * `chunk` may be borrowed (a view of a read buffer reused by the next read, see `onread`
+   * below): handlers must use payloads synchronously, and whatever is kept for later is copied.
+   */
   push(chunk: Buffer): void {
+    if (this.#buffered + chunk.length < this.#need) {
+      this.#chunks.push(Buffer.from(chunk));
+      this.#buffered += chunk.length;
+      return;
+    }
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
-    if (this.#buffered < this.#need) return;
     const buf = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#buffered);
     this.#chunks = [];
     this.#buffered = 0;
@@ -175,7 +183,7 @@ export class FrameDecoder {
       this.#frame(fin, opcode, payload);
     }
     if (off < end) {
-      const rest = buf.subarray(off);
+      const rest = Buffer.from(buf.subarray(off));
       this.#chunks.push(rest);
       this.#buffered = rest.length;
     }
@@ -191,7 +199,7 @@ export class FrameDecoder {
     }
     if (opcode === Opcode.Continuation) {
       if (this.#fragOpcode === 0) throw new ProtocolError("continuation without a started message");
-      this.#fragments.push(payload);
+      this.#fragments.push(Buffer.from(payload));
       this.#fragBytes += payload.length;
       if (this.#fragBytes > MAX_INBOUND_FRAME) throw new ProtocolError("fragmented message over the limit");
       if (fin) {
@@ -273,6 +281,9 @@ const BROADCAST_PREFIX = Buffer.from("[null,null,");
  * One Phoenix socket. `onText` sees every inbound text frame first (raw bytes); it returns true
  * when it consumed the frame, otherwise replies are matched to pending requests by ref.
  */
+/** Every socket of the process reads into this; see `onread` in PhxSocket.connect. */
+const READ_BUFFER = Buffer.alloc(256 * 1024);
+
 export class PhxSocket {
   /** Fast path for inbound frames; return true to skip the default reply matching. */
   onText: ((data: Buffer) => boolean) | undefined;
@@ -303,10 +314,21 @@ export class PhxSocket {
     const path = opts.path ?? `/socket/websocket?vsn=2.0.0&token=${encodeURIComponent(opts.token)}`;
     const { request, accept } = upgradeRequest(`${opts.host}:${opts.port}`, path);
     return new Promise((resolve, reject) => {
+      // Reads land in one buffer shared by every socket of this process (`onread`), handed over
+      // without the stream machinery: a 'data' event per frame per socket cost the load
+      // generator about as much CPU as the gateway it measures, and so skewed the latencies.
+      let onChunk: (chunk: Buffer) => void = () => {};
       const sock = connect({
         host: opts.host,
         port: opts.port,
         noDelay: true,
+        onread: {
+          buffer: READ_BUFFER,
+          callback: (n: number, buf: Uint8Array) => {
+            onChunk(Buffer.from(buf.buffer, buf.byteOffset, n));
+            return true;
+          },
+        },
         ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       });
       let head: Buffer = Buffer.alloc(0);
@@ -322,14 +344,14 @@ export class PhxSocket {
       sock.once("error", fail);
       sock.once("close", () => fail(new Error("closed during upgrade")));
       sock.once("connect", () => sock.write(request));
-      const onData = (chunk: Buffer) => {
-        head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      onChunk = (chunk: Buffer) => {
+        head = Buffer.concat([head, chunk]);
         const at = head.indexOf(HEAD_END);
         if (at < 0) {
           if (head.length > 16_384) fail(new Error("upgrade response head too large"));
           return;
         }
-        sock.off("data", onData);
+        onChunk = () => {};
         try {
           checkUpgradeResponse(head.subarray(0, at).toString("latin1"), accept);
         } catch (e) {
@@ -342,16 +364,15 @@ export class PhxSocket {
         sock.removeAllListeners("close");
         const phx = new PhxSocket(sock);
         phx.#attach();
+        onChunk = (c) => phx.#feed(c);
         const rest = head.subarray(at + HEAD_END.length);
         resolve(phx);
         if (rest.length > 0) phx.#feed(rest);
       };
-      sock.on("data", onData);
     });
   }
 
   #attach(): void {
-    this.socket.on("data", (chunk: Buffer) => this.#feed(chunk));
     this.socket.on("error", (e: NodeJS.ErrnoException) => this.#end(`socket error ${e.code ?? e.message}`));
     this.socket.on("close", () => this.#end("socket closed"));
   }
