@@ -86,7 +86,17 @@ for (const sharded of [false, true]) {
       const h = collector();
       await b!.subscribe(topic, h.handler);
       await redis.kill();
-      await waitFor(() => !a!.isReady(), { what: "publisher to notice" });
+      // Not ready as soon as either connection notices; publishes are refused only once the
+      // publishing connection itself has (until then they are written and lost, at most once).
+      const probe = topicName("probe");
+      await waitFor(
+        () => {
+          const errors = a!.stats().publishErrors;
+          a!.publish(probe, broadcast(probe, 0));
+          return a!.stats().publishErrors > errors;
+        },
+        { what: "the publishing connection to notice" },
+      );
       const before = a!.stats();
       for (let i = 0; i < 10_000; i++) a!.publish(topic, broadcast(topic, i));
       expect(a!.stats().publishErrors - before.publishErrors).toBe(10_000);
