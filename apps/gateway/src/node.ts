@@ -98,14 +98,14 @@ export function mountGatewayNode(app: TemplatedApp, s: GatewayNodeSettings): Gat
   };
   void s.bus
     .subscribe(USERS_CONTROL_TOPIC, (msg) => {
-      if (msg.kind !== "control" || typeof msg.data !== "object" || msg.data === null) {
-        // A signed-out user's next connect must re-read their valid-after time on every node.
-        if (msg.kind === "control" && msg.action === "disconnect_user" && typeof msg.data === "string") {
-          validAfter.invalidate(msg.data);
-        }
-        return;
-      }
-      const d = msg.data as { conversationId?: unknown; userId?: unknown; hidden?: unknown };
+      if (msg.kind !== "control") return;
+      // A signed-out user's next connect must re-read their valid-after time on every node.
+      if (msg.action === "disconnect_user" && typeof msg.data === "string") validAfter.invalidate(msg.data);
+      const d = (typeof msg.data === "object" && msg.data !== null ? msg.data : {}) as {
+        conversationId?: unknown;
+        userId?: unknown;
+        hidden?: unknown;
+      };
       if (msg.action === "membership_changed" && typeof d.conversationId === "string") {
         const userId = typeof d.userId === "string" ? d.userId : undefined;
         membership.invalidate(d.conversationId, userId);

@@ -100,4 +100,4 @@ export {
   sealedOutboxPage,
 } from "./queries/vault-rows.js";
 export * as schema from "./schema.js";
-export { pgTimestampToIso } from "./timestamp.js";
+export { isoMicros, pgTimestampToIso } from "./timestamp.js";

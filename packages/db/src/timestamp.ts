@@ -34,3 +34,11 @@ export const timestamptz = customType<{ data: string; driverData: string }>({
     return pgTimestampToIso(String(value));
   },
 });
+
+/** Now (or `epochMicros`) as `2026-01-11T20:05:50.055142Z`: the format of every timestamp Nexus sends. */
+export function isoMicros(
+  epochMicros = Math.round((performance.timeOrigin + performance.now()) * 1000),
+): string {
+  const ms = Math.floor(epochMicros / 1000);
+  return `${new Date(ms).toISOString().slice(0, 19)}.${String(epochMicros % 1_000_000).padStart(6, "0")}Z`;
+}

@@ -4,16 +4,11 @@
  * `system:general` on every gateway. Not stored: who is offline does not get it later.
  */
 import { randomUUID } from "node:crypto";
+import { isoMicros } from "@nexus/db";
 import type { ApiContext } from "../context.js";
 import { created } from "../http/reply.js";
 import { adminRoute, type Route } from "../http/route.js";
 import { AnnouncementRequest, AnnouncementResponse } from "../schemas.js";
-
-/** ISO 8601 with microseconds, like every other timestamp Nexus sends. */
-function isoMicros(): string {
-  const micros = Math.round((performance.timeOrigin + performance.now()) * 1000);
-  return `${new Date(Math.floor(micros / 1000)).toISOString().slice(0, 19)}.${String(micros % 1_000_000).padStart(6, "0")}Z`;
-}
 
 export function announcementRoutes(ctx: ApiContext): Route[] {
   const announce = adminRoute({

@@ -11,6 +11,7 @@ import {
   conversationLastSeq,
   type Db,
   ensureOpenChat,
+  isoMicros,
   type SharedMessage,
   sharedMessagesBySeq,
 } from "@nexus/db";
@@ -67,14 +68,6 @@ export function chatSeqSource(db: Db): SeqSource {
 }
 
 const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** `2026-01-11T20:05:50.055142Z`: seed 004's online_at, microseconds included. */
-export function isoMicros(
-  epochMicros = Math.round((performance.timeOrigin + performance.now()) * 1000),
-): string {
-  const ms = Math.floor(epochMicros / 1000);
-  return `${new Date(ms).toISOString().slice(0, 19)}.${String(epochMicros % 1_000_000).padStart(6, "0")}Z`;
-}
 
 const MAX_PRESENCE_FIELDS = 8;
 const MAX_PRESENCE_STRING = 256;

@@ -6,10 +6,9 @@
  * announces the change; node.ts runs `setHidden` in each of the user's channels here). Server
  * announcements arrive as `announcement` broadcasts from the api.
  */
-import { type Db, userHidden } from "@nexus/db";
+import { type Db, isoMicros, userHidden } from "@nexus/db";
 import { SYSTEM_GENERAL_TOPIC } from "@nexus/protocol";
 import type { ChannelContext, ChannelHandler } from "./channel.js";
-import { isoMicros } from "./chat-channel.js";
 
 export interface SystemState {
   onlineAt: string;

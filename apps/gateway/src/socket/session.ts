@@ -138,9 +138,7 @@ export class Session implements EntryHost {
         if (entry.dead) return;
         const result = await fn(entry.ctx, entry.state);
         if (result && !entry.dead && !this.#closed && getChannel(this.#channels, entry.topic) === entry) {
-          this.#channels = deleteChannel(this.#channels, entry.topic);
-          this.conn.cork(() => this.#control(entry.joinRef, entry.topic, ControlEvent.Close, EMPTY));
-          this.#end(entry, "stop", true);
+          this.#stop(entry);
         }
       });
     }
@@ -312,11 +310,14 @@ export class Session implements EntryHost {
         this.#reply(entry.joinRef, msg.ref, entry.topic, result.reply!.status, result.reply!.response),
       );
     }
-    if ("stop" in result) {
-      this.#channels = deleteChannel(this.#channels, entry.topic);
-      this.conn.cork(() => this.#control(entry.joinRef, entry.topic, ControlEvent.Close, EMPTY));
-      this.#end(entry, "stop", true);
-    }
+    if ("stop" in result) this.#stop(entry);
+  }
+
+  /** The channel stops by itself (Phoenix :normal / :shutdown): phx_close, then it ends. */
+  #stop(entry: ChannelEntry): void {
+    this.#channels = deleteChannel(this.#channels, entry.topic);
+    this.conn.cork(() => this.#control(entry.joinRef, entry.topic, ControlEvent.Close, EMPTY));
+    this.#end(entry, "stop", true);
   }
 
   #crash(entry: ChannelEntry, e: unknown, event: string): void {
