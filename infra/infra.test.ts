@@ -20,6 +20,7 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: unknown;
   volumes?: string[];
+  stop_grace_period?: string;
 }
 
 const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true }) as {
@@ -63,6 +64,21 @@ describe("docker-compose.yml", () => {
       );
       const result = parseConfig(app as Role, concrete);
       expect(result.ok, `${name}: ${result.ok ? "" : result.error.message}`).toBe(true);
+    }
+  });
+
+  it("lets every gateway finish its SIGTERM drain before Docker kills it", () => {
+    for (const [name, svc] of built.filter(([, s]) => s.build!.args?.APP === "gateway")) {
+      const grace = /^(\d+)s$/.exec(svc.stop_grace_period ?? "");
+      expect(grace, `${name}: stop_grace_period in seconds`).not.toBeNull();
+      const env = Object.fromEntries(
+        Object.entries(svc.environment ?? {}).map(([k, v]) => [k, v.startsWith("${") ? "x".repeat(48) : v]),
+      );
+      const cfg = parseConfig("gateway", { ...env, JWT_SECRET: "x".repeat(48) });
+      expect(cfg.ok).toBe(true);
+      // The drain, then a few seconds to close presence, the bus and the database.
+      if (cfg.ok)
+        expect(Number(grace![1]) * 1000, name).toBeGreaterThanOrEqual(cfg.config.drainTimeoutMs + 5_000);
     }
   });
 

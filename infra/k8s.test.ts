@@ -37,6 +37,25 @@ const SECRET_VALUES: Record<string, string> = {
   VAULT_PREVIOUS_KEYS: Buffer.alloc(32, 2).toString("base64"),
 };
 
+/** A container's environment as the pod sees it: ConfigMaps, then its own entries, secrets stood in. */
+function containerEnv(deployment: string, container: Any): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    const cm = named("ConfigMap", from.configMapRef.name);
+    expect(cm, from.configMapRef.name).toBeDefined();
+    Object.assign(env, cm!.data);
+  }
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env[e.name] = e.value;
+    else if (e.valueFrom?.fieldRef) env[e.name] = `${deployment}-7d9f8-abcde`;
+    else if (e.valueFrom?.secretKeyRef) {
+      expect(e.valueFrom.secretKeyRef.name).toBe("nexus-secrets");
+      env[e.name] = SECRET_VALUES[e.valueFrom.secretKeyRef.key]!;
+    }
+  }
+  return env;
+}
+
 describe("infra/k8s", () => {
   it("lists every manifest in kustomization.yaml", () => {
     const files = readdirSync(dir).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml");
@@ -54,20 +73,7 @@ describe("infra/k8s", () => {
     const [container] = pod.spec.containers;
     expect(kustomization.images.map((i) => i.name)).toContain(container.image);
 
-    const env: Record<string, string> = {};
-    for (const from of container.envFrom ?? []) {
-      const cm = named("ConfigMap", from.configMapRef.name);
-      expect(cm, from.configMapRef.name).toBeDefined();
-      Object.assign(env, cm!.data);
-    }
-    for (const e of container.env ?? []) {
-      if (e.value !== undefined) env[e.name] = e.value;
-      else if (e.valueFrom?.fieldRef) env[e.name] = `${name}-7d9f8-abcde`;
-      else if (e.valueFrom?.secretKeyRef) {
-        expect(e.valueFrom.secretKeyRef.name).toBe("nexus-secrets");
-        env[e.name] = SECRET_VALUES[e.valueFrom.secretKeyRef.key]!;
-      }
-    }
+    const env = containerEnv(name, container);
     for (const key of Object.keys(env)) expect(known.has(key), `${name}: unknown variable ${key}`).toBe(true);
     const result = parseConfig(role, env);
     expect(result.ok, result.ok ? "" : result.error.message).toBe(true);
@@ -88,10 +94,38 @@ describe("infra/k8s", () => {
 
   it("gives each gateway pod its own NODE_ID and time to drain", () => {
     const pod = (named("Deployment", "nexus-gateway") as Any).spec.template.spec;
-    const nodeId = pod.containers[0].env.find((e: Any) => e.name === "NODE_ID");
+    const [container] = pod.containers;
+    const nodeId = container.env.find((e: Any) => e.name === "NODE_ID");
     expect(nodeId.valueFrom.fieldRef.fieldPath).toBe("metadata.name");
-    // preStop (5 s) plus the drain must fit in the grace period.
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(15);
+
+    // The grace period runs from the preStop hook: the hook's wait, then SIGTERM and the socket
+    // drain (bounded by DRAIN_TIMEOUT_MS), then presence, bus and pool closing (allowed 5 s), all
+    // before the kubelet's SIGKILL. A drain cut off there leaves its presences for the down period.
+    const preStop = container.lifecycle.preStop.exec.command.join(" ");
+    const preStopMs = Number(/setTimeout\([^,]+,\s*(\d+)\)/.exec(preStop)?.[1]);
+    expect(preStopMs, preStop).toBeGreaterThan(0);
+    const parsed = parseConfig("gateway", containerEnv("nexus-gateway", container));
+    if (!parsed.ok) throw parsed.error;
+    const { drainTimeoutMs } = parsed.config;
+    expect(drainTimeoutMs).toBeGreaterThan(0);
+    const TEARDOWN_MS = 5_000;
+    expect(preStopMs + drainTimeoutMs + TEARDOWN_MS).toBeLessThanOrEqual(
+      pod.terminationGracePeriodSeconds * 1000,
+    );
+  });
+
+  it("has every pod scraped by Prometheus on /metrics at a port its container declares", () => {
+    const deployments = byKind("Deployment") as Any[];
+    expect(deployments.length).toBeGreaterThanOrEqual(2);
+    for (const d of deployments) {
+      const { annotations } = d.spec.template.metadata;
+      expect(annotations?.["prometheus.io/scrape"], d.metadata.name).toBe("true");
+      expect(annotations["prometheus.io/path"]).toBe("/metrics");
+      const ports = d.spec.template.spec.containers.flatMap((c: Any) =>
+        c.ports.map((p: Any) => String(p.containerPort)),
+      );
+      expect(ports, d.metadata.name).toContain(annotations["prometheus.io/port"]);
+    }
   });
 
   it("points every Service, Ingress path, PDB and autoscaler at something that exists", () => {

@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { parsePrometheusText } from "@nexus/http/prometheus-text";
 import { type AppProcess, freePort, spawnApp, waitForHttp } from "@nexus/testkit";
 import { onCleanup } from "./cleanup.js";
 import { type GcHandle, openInspectorGc } from "./inspector-gc.js";
@@ -122,4 +123,25 @@ export function gatewayBuild(script: string, repoRoot: string) {
     uncommittedChanges:
       git("status", "--porcelain", "--", "apps", "packages")?.split("\n").filter(Boolean).length ?? null,
   };
+}
+
+/**
+ * The gateways' own `new_msg` handler timings (Postgres write included), summed over the
+ * gateways: cumulative bucket counts by upper bound, from /metrics. Subtract two readings for
+ * one step's; together with the end-to-end latency it tells the gateway's time from the rest.
+ */
+export async function newMsgHandleBuckets(gws: Gateway[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  await Promise.all(
+    gws.map(async (g) => {
+      const res = await fetch(`http://127.0.0.1:${g.port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+      for (const s of parsePrometheusText(await res.text())) {
+        if (s.name !== "nexus_channel_handle_in_duration_seconds_bucket") continue;
+        if (s.labels.channel !== "chat" || s.labels.event !== "new_msg" || s.labels.status !== "ok") continue;
+        const le = s.labels.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(s.labels.le);
+        out.set(le, (out.get(le) ?? 0) + s.value);
+      }
+    }),
+  );
+  return out;
 }

@@ -4,11 +4,13 @@
  * rates up to saturation, then at half of it; and the 2-nodes-vs-1 efficiency comparison.
  */
 import { cpus } from "node:os";
+import { histogramQuantile } from "@nexus/http/prometheus-text";
 import {
   type Gateway,
   gatewayCpu,
   gatewayStats,
   gatewaySys,
+  newMsgHandleBuckets,
   startGateways,
   stopGateways,
 } from "../lib/gateways.js";
@@ -36,6 +38,9 @@ export interface StepResult {
   /** Send → reply (persisted; the broadcast has been handed to uWS and the bus). */
   ackP50Ms: number;
   ackP99Ms: number;
+  /** Inside the gateways: the new_msg handler's time (Postgres write included), from their /metrics. */
+  gwHandleP50Ms: number;
+  gwHandleP99Ms: number;
   gwCpuSeconds: number;
   gwCpuPct: number;
   /** Share of the gateway CPU spent in the kernel. */
@@ -67,6 +72,7 @@ async function fanoutStep(
 ): Promise<StepResult & { replyErrorTotal: number; errorSamples: string[] }> {
   const step = nextStep();
   const before = await env.workers.collect(step);
+  const handle0 = await newMsgHandleBuckets(gws);
   const cpu0 = gatewayCpu(gws);
   const sys0 = gatewaySys(gws);
   const tree0 = treeCpuSeconds(process.pid);
@@ -96,6 +102,8 @@ async function fanoutStep(
   const gwSys = gatewaySys(gws) - sys0;
   const treeCpu = treeCpuSeconds(process.pid) - tree0;
   const m1 = machineCpu();
+  const handle1 = await newMsgHandleBuckets(gws);
+  const handled = new Map([...handle1].map(([le, n]) => [le, n - (handle0.get(le) ?? 0)]));
   const clientCpu = got.cpuSeconds - before.cpuSeconds;
   const machinePct = ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * 100 * cpus().length;
   const hist: Histogram = got.hist;
@@ -129,6 +137,8 @@ async function fanoutStep(
     maxMs: hist.max / 1000,
     ackP50Ms: got.ackHist.percentile(50) / 1000,
     ackP99Ms: got.ackHist.percentile(99) / 1000,
+    gwHandleP50Ms: histogramQuantile(0.5, handled) * 1000,
+    gwHandleP99Ms: histogramQuantile(0.99, handled) * 1000,
     gwCpuSeconds: gwCpu,
     gwCpuPct: (gwCpu / wall) * 100,
     gwSysSharePct: gwCpu > 0 ? (gwSys / gwCpu) * 100 : 0,
@@ -166,7 +176,8 @@ export async function fanout(env: Env, nodes: number) {
       steps.push(row);
       log(
         `  ${kind} ${rate} msg/s: delivered ${row.deliveredMsgsPerSec.toFixed(0)} msg/s, p50 ${row.p50Ms.toFixed(2)} ms, ` +
-          `p99 ${row.p99Ms.toFixed(2)} ms (ack p50 ${row.ackP50Ms.toFixed(2)} p99 ${row.ackP99Ms.toFixed(2)}), ` +
+          `p99 ${row.p99Ms.toFixed(2)} ms (ack p50 ${row.ackP50Ms.toFixed(2)} p99 ${row.ackP99Ms.toFixed(2)}; ` +
+          `in the gateway p50 ${row.gwHandleP50Ms.toFixed(2)} p99 ${row.gwHandleP99Ms.toFixed(2)}), ` +
           `gw ${row.gwCpuPct.toFixed(0)}% (sys ${row.gwSysSharePct.toFixed(0)}% of it) pg+redis ${row.infraCpuPct.toFixed(0)}% clients ${row.clientCpuPct.toFixed(0)}% ` +
           `foreign ${row.foreignCpuPct.toFixed(0)}%, ${row.deliveriesPerGwCpuSecond.toFixed(0)} deliveries/gw-cpu-s` +
           (row.saturated ? ` — saturated (${row.why})` : "") +
@@ -202,6 +213,7 @@ export async function fanout(env: Env, nodes: number) {
         rate: halfRate,
         p50Ms: half.p50Ms,
         p99Ms: half.p99Ms,
+        gwHandleP99Ms: half.gwHandleP99Ms,
         deliveriesPerGwCpuSecond: half.deliveriesPerGwCpuSecond,
       },
       steps,
@@ -233,6 +245,7 @@ export function fanoutTables(cfg: Config, rows: FanoutResult[]): string[] {
         "p99 ms",
         "max ms",
         "ack p99",
+        "gw handle p99",
         "gw CPU %",
         "deliv/gw-CPU-s",
         "pg+redis %",
@@ -251,6 +264,7 @@ export function fanoutTables(cfg: Config, rows: FanoutResult[]): string[] {
         s.p99Ms.toFixed(2),
         s.maxMs.toFixed(1),
         s.ackP99Ms.toFixed(2),
+        s.gwHandleP99Ms.toFixed(2),
         s.gwCpuPct.toFixed(0),
         s.deliveriesPerGwCpuSecond.toFixed(0),
         s.infraCpuPct.toFixed(0),

@@ -10,9 +10,11 @@ import { createLogger, loadConfig } from "@nexus/config";
 import { createDb } from "@nexus/db";
 import {
   createFatal,
+  createMetricsRegistry,
   type Fatal,
   listen,
   mountHealth,
+  mountMetrics,
   onShutdown,
   requireNativeUwsOrExit,
   uWS,
@@ -30,10 +32,17 @@ const database = createDb({ kind: "postgres", url: config.databaseUrl, poolSize:
 // Two services booting together is fine: migrations take an advisory lock.
 await database.migrate().catch((e: Error) => fatal(`could not migrate the database: ${e.message}`));
 
-const bus = createBus({ redisUrl: config.redisUrl, nodeId: config.nodeId, logger: log });
+const bus = createBus({
+  redisUrl: config.redisUrl,
+  redisCluster: config.redisCluster,
+  nodeId: config.nodeId,
+  logger: log,
+});
 const { mailer, rateLimiter } = apiServicesFromConfig(config, log);
 
 const app = uWS.App();
+// Process metrics (CPU, memory, event-loop delay, GC) for the cluster's monitoring; see README.
+mountMetrics(app, createMetricsRegistry({ service: "api", node: config.nodeId }));
 const health = mountHealth(app, { database: () => database.ping(), bus: () => bus.isReady() });
 const api = mountApi(app, {
   db: database.db,

@@ -1,8 +1,9 @@
 /**
  * @module
  * Mounts the Phoenix socket on a uWS app: `/socket/websocket`. Used by the gateway process
- * and by the standalone node. Owns the node's sockets: counts them, closes them all on
- * drain, and closes one user's sockets when the cluster says so (sign-out everywhere).
+ * and by the standalone node. Owns the node's sockets: counts them, closes them in waves on
+ * drain (socket/drainer.ts), and closes one user's sockets when the cluster says so (sign-out
+ * everywhere).
  */
 import type { Bus } from "@nexus/bus";
 import type { TemplatedApp, WebSocket } from "@nexus/http";
@@ -11,6 +12,7 @@ import { CloseCode } from "@nexus/protocol";
 import type { JsonObject } from "./channels/channel.js";
 import type { Router } from "./channels/router.js";
 import { createFanout, type Fanout, type SeqSource } from "./fanout/fanout.js";
+import { CLOSE_AT_ONCE, type DrainOptions, runDrain } from "./socket/drainer.js";
 import { type ChannelTask, Session, type SessionLogger } from "./socket/session.js";
 import { createOriginCheck } from "./transport/origin.js";
 import { type AuthResult, createUpgradeHandler } from "./transport/upgrade.js";
@@ -46,6 +48,16 @@ export interface GatewayStats {
   fanout: ReturnType<Fanout["stats"]>;
 }
 
+export interface DrainReport {
+  /** Open when the drain began. */
+  sockets: number;
+  waves: number;
+  /** Closed by the drain; the rest had closed by themselves before their wave. */
+  closed: number;
+  /** The timeout closed the rest at once. */
+  cut: boolean;
+}
+
 export interface Gateway {
   fanout: Fanout;
   /** Cluster presence; close it (gracefully) after drain() so the other nodes drop this node's entries at once. */
@@ -53,8 +65,12 @@ export interface Gateway {
   stats(): GatewayStats;
   /** Closes every socket of `userId` on this node (code 1001: the client may reconnect and be refused). */
   disconnectUser(userId: string): number;
-  /** Closes every socket (1012 service restart) so clients reconnect to another node. */
-  drain(): void;
+  /**
+   * Refuses new sockets (503) and closes every open one with 1012 (service restart) so clients
+   * reconnect to another node, in waves (socket/drainer.ts); resolves after the last wave.
+   * Control events keep acting meanwhile. Without options, every socket closes at once.
+   */
+  drain(options?: DrainOptions): Promise<DrainReport>;
   /**
    * Runs `task` in every channel of `userId` on this node whose topic `matches` (in each
    * channel's own order); returns how many channels it was queued for.
@@ -117,6 +133,7 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
   let slowConsumersClosed = 0;
   let droppedFrames = 0;
   let connections = 0;
+  let draining = false;
   const sessionDeps = {
     router: opts.router,
     fanout,
@@ -142,6 +159,7 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
         session: new Session(serializer, userId, params, sessionDeps),
       }),
       originAllowed: createOriginCheck(opts.allowedOrigins),
+      draining: () => draining,
       onRefused: (reason, detail) => {
         refusedTotal++;
         opts.log.debug({ reason, ...detail }, "socket refused");
@@ -201,6 +219,11 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
     res.writeStatus("400 Bad Request").end();
   });
 
+  const isOpen = (ws: Ws, userId: string) => {
+    const mine = byUser.get(userId);
+    return mine === ws || (mine instanceof Set && mine.has(ws));
+  };
+
   const disconnectUser = (userId: string) => {
     const all = socketsOf(userId);
     for (const ws of all) ws.end(CloseCode.GoingAway, "disconnect");
@@ -236,10 +259,27 @@ export function mountGateway(app: TemplatedApp, opts: GatewayOptions): Gateway {
       }
       return n;
     },
-    drain() {
-      for (const userId of [...byUser.keys()]) {
-        for (const ws of socketsOf(userId)) ws.end(CloseCode.ServiceRestart, "draining");
-      }
+    async drain(options = CLOSE_AT_ONCE) {
+      draining = true;
+      // Taken now, each with its user id: by its wave a socket may have closed by itself (the
+      // client left, sign-out everywhere), and a closed uWS socket may not be touched (it throws),
+      // so it is looked up in byUser instead and skipped when gone.
+      const open: Array<[Ws, string]> = [];
+      for (const [userId] of byUser) for (const ws of socketsOf(userId)) open.push([ws, userId]);
+      let closed = 0;
+      const { waves, cut } = await runDrain(open, options, {
+        close(batch, wave) {
+          let n = 0;
+          for (const [ws, userId] of batch) {
+            if (!isOpen(ws, userId)) continue;
+            ws.end(CloseCode.ServiceRestart, "draining");
+            n++;
+          }
+          closed += n;
+          opts.log.info({ wave: wave + 1, closed: n, stillOpen: connections }, "drain wave");
+        },
+      });
+      return { sockets: open.length, waves, closed, cut };
     },
   };
 }

@@ -7,7 +7,7 @@
 import { createAccessTokens, createValidAfterCache } from "@nexus/auth";
 import type { Bus } from "@nexus/bus";
 import { type Db, userValidAfter } from "@nexus/db";
-import type { TemplatedApp } from "@nexus/http";
+import type { Registry, TemplatedApp } from "@nexus/http";
 import { parseTopic, SYSTEM_GENERAL_TOPIC } from "@nexus/protocol";
 import { chatSeqSource, createChatChannel } from "./channels/chat-channel.js";
 import { conversationSeqSource, createConversationChannel } from "./channels/conversation-channel.js";
@@ -17,6 +17,8 @@ import { createSystemChannel, type SystemState, setHidden } from "./channels/sys
 import { createUserChannel } from "./channels/user-channel.js";
 import type { SeqSource } from "./fanout/fanout.js";
 import { type Gateway, type GatewayOptions, mountGateway, USERS_CONTROL_TOPIC } from "./gateway.js";
+import { instrumentRoutes } from "./telemetry/instrument.js";
+import { registerGatewayMetrics } from "./telemetry/metrics.js";
 import type { AuthResult } from "./transport/upgrade.js";
 
 export interface GatewayNodeSettings {
@@ -32,6 +34,8 @@ export interface GatewayNodeSettings {
   presenceDownMs: number;
   /** True when no other node can exist (in-process bus). */
   solo: boolean;
+  /** Where the node's Prometheus metrics go (served by the caller at /metrics); none when absent. */
+  metrics?: Registry;
 }
 
 export interface GatewayNode {
@@ -55,12 +59,26 @@ export function mountGatewayNode(app: TemplatedApp, s: GatewayNodeSettings): Gat
     return r.ok ? { ok: true, userId: r.userId } : { ok: false, reason: r.reason };
   };
   const membership = createMembership(s.db);
-  const router = createRouter({
-    "chat:*": createChatChannel({ db: s.db, membership, openJoin: s.chatOpenJoin, log: s.log }),
-    "conversation:*": createConversationChannel({ db: s.db, membership, log: s.log }),
-    "user:*": createUserChannel(),
-    [SYSTEM_GENERAL_TOPIC]: createSystemChannel({ db: s.db }),
-  });
+  // The sources are read only when Prometheus scrapes, by then `gateway` exists.
+  const telemetry =
+    s.metrics &&
+    registerGatewayMetrics(s.metrics, {
+      gateway: () => gateway.stats(),
+      bus: () => s.bus.stats(),
+      busReady: () => s.bus.isReady(),
+      presence: () => gateway.presence.stats(),
+    });
+  const router = createRouter(
+    instrumentRoutes(
+      {
+        "chat:*": createChatChannel({ db: s.db, membership, openJoin: s.chatOpenJoin, log: s.log }),
+        "conversation:*": createConversationChannel({ db: s.db, membership, log: s.log }),
+        "user:*": createUserChannel(),
+        [SYSTEM_GENERAL_TOPIC]: createSystemChannel({ db: s.db }),
+      },
+      telemetry,
+    ),
+  );
   const seqSources: Record<string, SeqSource> = {
     chat: chatSeqSource(s.db),
     conversation: conversationSeqSource(s.db),

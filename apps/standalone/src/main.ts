@@ -3,7 +3,8 @@
  * The standalone node (`pnpm start`): one process, one port, REST and the Phoenix socket,
  * embedded defaults. Postgres is PGlite under the data dir unless DATABASE_URL is set; the bus
  * is in-process unless REDIS_URL is set. Composition root only: each piece is built from
- * config here and handed what it needs.
+ * config here and handed what it needs. SIGTERM drains the sockets as a gateway does (in waves,
+ * DRAIN_* settings), then closes the rest.
  */
 import { join } from "node:path";
 import { apiServicesFromConfig, mountApi } from "@nexus/api";
@@ -13,9 +14,11 @@ import { createDb } from "@nexus/db";
 import { mountGatewayNode } from "@nexus/gateway";
 import {
   createFatal,
+  createMetricsRegistry,
   type Fatal,
   listen,
   mountHealth,
+  mountMetrics,
   onShutdown,
   requireNativeUwsOrExit,
   uWS,
@@ -56,11 +59,14 @@ try {
 // The REST side and the socket side each get their own bus (a bus never delivers to its own
 // node), so "sign out everywhere" from the api reaches this process's sockets like any other.
 const hub = createMemoryHub();
-const bus = createBus({ redisUrl: config.redisUrl, nodeId: config.nodeId, logger: log, hub });
-const apiBus = createBus({ redisUrl: config.redisUrl, nodeId: `${config.nodeId}-api`, logger: log, hub });
+const { redisUrl, redisCluster } = config;
+const bus = createBus({ redisUrl, redisCluster, nodeId: config.nodeId, logger: log, hub });
+const apiBus = createBus({ redisUrl, redisCluster, nodeId: `${config.nodeId}-api`, logger: log, hub });
 const { mailer, rateLimiter } = apiServicesFromConfig(config, log);
 
 const app = uWS.App();
+const metrics = createMetricsRegistry({ service: "standalone", node: config.nodeId });
+mountMetrics(app, metrics);
 const health = mountHealth(app, {
   database: () => database.ping(),
   bus: () => bus.isReady() && apiBus.isReady(),
@@ -77,6 +83,7 @@ const { gateway } = mountGatewayNode(app, {
   idleTimeoutSeconds: config.socketIdleTimeoutS,
   presenceDownMs: config.presenceDownMs,
   solo: !config.redisUrl,
+  metrics,
 });
 const api = mountApi(app, {
   db: database.db,
@@ -111,7 +118,14 @@ onShutdown(async (signal) => {
   log.info({ signal }, "shutting down");
   health.drain();
   listening.close();
-  gateway.drain();
+  // In waves, as a gateway drains (apps/gateway/src/main.ts): standalone nodes sharing a Redis
+  // behind one balancer take over each other's clients, and should not take them all at once.
+  const drained = await gateway.drain({
+    batchSize: config.drainBatchSize,
+    batchIntervalMs: config.drainBatchIntervalMs,
+    timeoutMs: config.drainTimeoutMs,
+  });
+  log.info(drained, drained.cut ? "drained (timeout reached: the rest closed at once)" : "drained");
   await gateway.presence.close({ graceful: true }).catch(() => {});
   await api.close().catch(() => {});
   await rateLimiter.close().catch(() => {});

@@ -228,6 +228,42 @@ describe("standalone node", () => {
     for (const { ws } of sockets) ws.close();
   });
 
+  it("drains its sockets on SIGTERM in waves, as a gateway does, then exits 0", async () => {
+    const db = await createTestDatabase(inject("pgAdminUrl"));
+    try {
+      const { proc, base } = await start({
+        NEXUS_DATA_DIR: dataDir(),
+        DATABASE_URL: db.url,
+        DRAIN_BATCH_SIZE: "1",
+        DRAIN_BATCH_INTERVAL_MS: "600",
+        DRAIN_TIMEOUT_MS: "10000",
+      });
+      const res = await fetch(`${base}/auth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "drain@example.com", password: "correct horse battery staple" }),
+      });
+      const { auth_token } = (await res.json()) as { auth_token: string };
+      const closes: Array<{ code: number; at: number }> = [];
+      for (let i = 0; i < 3; i++) {
+        const ws = new WebSocket(
+          `${base.replace("http", "ws")}/socket/websocket?vsn=2.0.0&token=${auth_token}`,
+        );
+        ws.on("close", (code) => closes.push({ code, at: Date.now() }));
+        await new Promise((resolve, reject) => {
+          ws.once("open", resolve);
+          ws.once("error", reject);
+        });
+      }
+      expect(await proc.kill("SIGTERM")).toBe(0);
+      expect(closes.map((c) => c.code)).toEqual([1012, 1012, 1012]);
+      // One socket per wave, about 600 ms apart: not all three in the same instant.
+      for (let i = 1; i < 3; i++) expect(closes[i]!.at - closes[i - 1]!.at).toBeGreaterThan(300);
+    } finally {
+      await db.drop();
+    }
+  });
+
   it.each([
     [{ PORT: "http" }, /PORT: expected an integer from 0 to 65535 \(got "http"\)/],
     [

@@ -1,13 +1,14 @@
 /**
  * @module
- * The one contract every Bus implementation passes (memory in the unit project, Redis plain and
- * sharded in the int project). Absence is proven with a fence, not a sleep: a marker published
- * after the messages under test, on another topic, from the same node. Brokers deliver one
- * publisher's messages to one subscriber in order, so once the marker is in, anything that was
- * going to arrive has.
+ * The one contract every Bus implementation passes (memory in the unit project, Redis plain,
+ * sharded and Cluster in the int project). Absence is proven with a fence, not a sleep: a marker
+ * published after the messages under test, on another topic, from the same node. Brokers deliver
+ * one publisher's messages to one subscriber in order, so once the marker is in, anything that
+ * was going to arrive has. A Redis Cluster keeps that order only within one master: there each
+ * test's topics share a hash tag, so they live on one master (`sameSlot`).
  */
 import { randomUUID } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Bus, BusMessage, NodeId } from "./bus.js";
 
 /** n buses acting as n nodes of one cluster, each ready; the suite closes them. */
@@ -45,7 +46,7 @@ export function collector(): Collector {
   };
 }
 
-export const topicName = (label: string) => `${label}:${randomUUID().slice(0, 8)}`;
+export const topicName = (label: string): string => `${label}:${randomUUID().slice(0, 8)}`;
 
 export const broadcast = (topic: string, n: number | string, exceptConn?: string): BusMessage => ({
   kind: "broadcast",
@@ -58,8 +59,8 @@ export const broadcast = (topic: string, n: number | string, exceptConn?: string
 const seqOf = (g: Got) => (g.msg.kind === "broadcast" ? (JSON.parse(g.msg.payload) as { n: number }).n : -1);
 
 /** Subscribes `receivers` to a private topic; `pass(from)` returns once every receiver got a marker sent after everything `from` published before. */
-export async function fence(receivers: Bus[]) {
-  const topic = topicName("fence");
+export async function fence(receivers: Bus[], name: (label: string) => string = topicName) {
+  const topic = name("fence");
   const cols = receivers.map(() => collector());
   await Promise.all(receivers.map((b, i) => b.subscribe(topic, cols[i]!.handler)));
   let sent = 0;
@@ -72,8 +73,29 @@ export async function fence(receivers: Bus[]) {
   };
 }
 
-export function describeBus(name: string, makeCluster: MakeCluster): void {
+// describeBus's tests call topicName and fence; inside it, local versions honouring `sameSlot` shadow these.
+const baseTopicName = topicName;
+const baseFence = fence;
+
+export interface ContractOptions {
+  /** Order holds per hash slot only (a Redis Cluster): put each test's topics in one slot. */
+  sameSlot?: boolean;
+}
+
+export function describeBus(
+  name: string,
+  makeCluster: MakeCluster,
+  { sameSlot = false }: ContractOptions = {},
+): void {
   describe(`Bus contract: ${name}`, () => {
+    let tag = "";
+    beforeEach(() => {
+      tag = randomUUID().slice(0, 8);
+    });
+    /** A fresh topic; with `sameSlot`, in the slot of every other topic of this test. */
+    const topicName = (label: string) =>
+      sameSlot ? baseTopicName(`${label}:{${tag}}`) : baseTopicName(label);
+    const fence = (receivers: Bus[]) => baseFence(receivers, topicName);
     let open: Bus[] = [];
     const cluster = async (n: number) => {
       const buses = await makeCluster(n);

@@ -15,3 +15,4 @@ export {
 export { createBus } from "./create-bus.js";
 export { createMemoryBus, createMemoryHub, type MemoryBusOptions, type MemoryHub } from "./memory-bus.js";
 export { createRedisBus, type RedisBusOptions } from "./redis-bus.js";
+export { clusterSeed, connectMastersEagerly } from "./redis-connections.js";

@@ -114,6 +114,44 @@ describe("parseConfig", () => {
     expect(problems("migrate", {})).toEqual(["DATABASE_URL: required for `migrate` but not set"]);
   });
 
+  describe("REDIS_CLUSTER", () => {
+    const gateway = { JWT_SECRET: SECRET, REDIS_URL: "redis://:pw@redis-0.redis:6379" };
+
+    it("is off by default, and parsed like the other booleans", () => {
+      expect(parseConfig("gateway", gateway)).toMatchObject({ ok: true, config: { redisCluster: false } });
+      for (const [v, want] of [
+        ["true", true],
+        ["1", true],
+        ["false", false],
+        ["0", false],
+      ] as const) {
+        const r = parseConfig("gateway", { ...gateway, REDIS_CLUSTER: v });
+        expect(r.ok && r.config.redisCluster).toBe(want);
+      }
+      expect(problems("gateway", { ...gateway, REDIS_CLUSTER: "yes" })).toEqual([
+        'REDIS_CLUSTER: expected "true" or "false" (got "yes")',
+      ]);
+    });
+
+    it("needs REDIS_URL, and one without a database (a cluster has only database 0)", () => {
+      expect(problems("gateway", { JWT_SECRET: SECRET, REDIS_CLUSTER: "true" })).toEqual([
+        "REDIS_CLUSTER: true needs REDIS_URL (one node of the cluster) but it is not set",
+      ]);
+      const p = problems("gateway", {
+        ...gateway,
+        REDIS_URL: "redis://:pw@redis:6379/2",
+        REDIS_CLUSTER: "true",
+      });
+      expect(p).toEqual([
+        'REDIS_URL: expected no database with REDIS_CLUSTER=true (a Redis Cluster has only 0) (got path "/2")',
+      ]);
+      expect(p.join("\n")).not.toContain("pw");
+      for (const url of ["redis://redis:6379", "redis://redis:6379/", "redis://redis:6379/0"]) {
+        expect(parseConfig("gateway", { ...gateway, REDIS_URL: url, REDIS_CLUSTER: "true" }).ok).toBe(true);
+      }
+    });
+  });
+
   describe("VAULT_PREVIOUS_KEYS", () => {
     const key = (byte: number) => Buffer.alloc(32, byte).toString("base64");
     const api = { JWT_SECRET: SECRET, VAULT_KEY: VAULT };
@@ -166,6 +204,52 @@ describe("parseConfig", () => {
       if (!r.ok) return;
       expect(r.config.vaultKey).toEqual(Buffer.from(VAULT, "base64"));
       expect(r.config.previousVaultKeys).toEqual([Buffer.alloc(32, 1)]);
+    });
+  });
+
+  describe("the shutdown drain (DRAIN_*)", () => {
+    const gateway = { JWT_SECRET: SECRET };
+
+    it("defaults to Phoenix's batch size and interval, with a 20 s bound", () => {
+      for (const role of ["gateway", "standalone"] as const) {
+        const r = parseConfig(role, gateway);
+        expect(r.ok && r.config).toMatchObject({
+          drainBatchSize: 10_000,
+          drainBatchIntervalMs: 2_000,
+          drainTimeoutMs: 20_000,
+        });
+      }
+    });
+
+    it("takes each setting, and a zero timeout (close every socket at once)", () => {
+      const r = parseConfig("gateway", {
+        ...gateway,
+        DRAIN_BATCH_SIZE: "4",
+        DRAIN_BATCH_INTERVAL_MS: "250",
+        DRAIN_TIMEOUT_MS: "0",
+      });
+      expect(r.ok && r.config).toMatchObject({
+        drainBatchSize: 4,
+        drainBatchIntervalMs: 250,
+        drainTimeoutMs: 0,
+      });
+    });
+
+    it("names each bad value and what is expected", () => {
+      const p = problems("gateway", {
+        ...gateway,
+        DRAIN_BATCH_SIZE: "0",
+        DRAIN_BATCH_INTERVAL_MS: "2s",
+        DRAIN_TIMEOUT_MS: "600001",
+      });
+      expect(p).toEqual([
+        'DRAIN_BATCH_SIZE: expected at least 1 (got "0")',
+        'DRAIN_BATCH_INTERVAL_MS: expected an integer from 1 to 60000 (got "2s")',
+        'DRAIN_TIMEOUT_MS: expected at most 600000 (got "600001")',
+      ]);
+      expect(problems("gateway", { ...gateway, DRAIN_BATCH_INTERVAL_MS: "0" })).toEqual([
+        'DRAIN_BATCH_INTERVAL_MS: expected at least 1 (got "0")',
+      ]);
     });
   });
 });

@@ -20,6 +20,8 @@ export interface Config {
   poolSize: number;
   /** undefined = in-process bus (single node). */
   redisUrl: string | undefined;
+  /** REDIS_CLUSTER: redisUrl is one node of a Redis Cluster (≥ 7), whose other nodes are discovered from it. */
+  redisCluster: boolean;
   /** undefined only for the standalone node, which generates a development secret. */
   jwtSecret: string | undefined;
   jwtRequireExp: boolean;
@@ -42,6 +44,12 @@ export interface Config {
   maxFrameBytes: number;
   /** Seconds without inbound data before a socket is closed (Phoenix: 60; clients heartbeat every 30). */
   socketIdleTimeoutS: number;
+  /** Sockets a draining gateway or standalone node closes per wave (Phoenix batch_size). */
+  drainBatchSize: number;
+  /** Pause between drain waves (Phoenix batch_interval). */
+  drainBatchIntervalMs: number;
+  /** Longest drain; whatever is still open then is closed at once (Phoenix shutdown). 0 = no waves. */
+  drainTimeoutMs: number;
   /** Proxies in front that append X-Forwarded-For; the client IP (rate limits) is read past them. */
   trustProxyHops: number;
   dataDir: string;
@@ -105,6 +113,14 @@ export function parseConfig(role: Role, env: Env): ConfigResult {
       );
     }
   }
+  if (raw.REDIS_CLUSTER && raw.REDIS_URL === undefined) {
+    problems.push("REDIS_CLUSTER: true needs REDIS_URL (one node of the cluster) but it is not set");
+  } else if (raw.REDIS_CLUSTER && !/^\/?0?$/.test(new URL(raw.REDIS_URL!).pathname)) {
+    // Only the path is shown: the URL may carry a password.
+    problems.push(
+      `REDIS_URL: expected no database with REDIS_CLUSTER=true (a Redis Cluster has only 0) (got path "${new URL(raw.REDIS_URL!).pathname}")`,
+    );
+  }
   if (problems.length > 0) return { ok: false, error: new ConfigError(problems) };
 
   const nodeEnv = raw.NODE_ENV ?? "development";
@@ -117,6 +133,7 @@ export function parseConfig(role: Role, env: Env): ConfigResult {
     databaseUrl: raw.DATABASE_URL,
     poolSize: raw.POOL_SIZE ?? 10,
     redisUrl: raw.REDIS_URL,
+    redisCluster: raw.REDIS_CLUSTER ?? false,
     jwtSecret: raw.JWT_SECRET,
     jwtRequireExp: raw.JWT_REQUIRE_EXP ?? false,
     adminToken: raw.ADMIN_TOKEN,
@@ -132,6 +149,12 @@ export function parseConfig(role: Role, env: Env): ConfigResult {
     chatOpenJoin: raw.CHAT_OPEN_JOIN ?? false,
     maxFrameBytes: raw.MAX_FRAME_BYTES ?? 64 * 1024,
     socketIdleTimeoutS: raw.SOCKET_IDLE_TIMEOUT_S ?? 60,
+    // Phoenix's batch size and interval. The timeout is shorter than Phoenix's 30 s: with the
+    // 5 s preStop and a few seconds to close presence, the bus and the pool, it fits in
+    // Kubernetes' default 30 s termination grace period (infra/k8s.test.ts checks that sum).
+    drainBatchSize: raw.DRAIN_BATCH_SIZE ?? 10_000,
+    drainBatchIntervalMs: raw.DRAIN_BATCH_INTERVAL_MS ?? 2_000,
+    drainTimeoutMs: raw.DRAIN_TIMEOUT_MS ?? 20_000,
     trustProxyHops: raw.TRUST_PROXY_HOPS ?? 0,
     dataDir: resolve(raw.NEXUS_DATA_DIR ?? ".nexus"),
   };

@@ -92,6 +92,8 @@ export const envSchema = z.object({
   DATABASE_URL: urlWith(["postgres:", "postgresql:"]).optional(),
   POOL_SIZE: int(1, 1000).optional(),
   REDIS_URL: urlWith(["redis:", "rediss:"]).optional(),
+  /** REDIS_URL names one node of a Redis Cluster: sharded pub/sub, counters spread over the masters. */
+  REDIS_CLUSTER: bool.optional(),
   JWT_SECRET: jwtSecret.optional(),
   /** Bearer secret for operator endpoints (POST /api/announcements); unset = they answer 404. */
   ADMIN_TOKEN: z
@@ -118,6 +120,11 @@ export const envSchema = z.object({
   CHAT_OPEN_JOIN: bool.optional(),
   MAX_FRAME_BYTES: int(1024, 16 * 1024 * 1024).optional(),
   SOCKET_IDLE_TIMEOUT_S: int(8, 3600).optional(),
+  // Shutdown drain, in Phoenix's terms (socket `drainer: [batch_size, batch_interval, shutdown]`).
+  DRAIN_BATCH_SIZE: int(1, 1_000_000).optional(),
+  DRAIN_BATCH_INTERVAL_MS: int(1, 60_000).optional(),
+  /** 0 closes every socket at once. */
+  DRAIN_TIMEOUT_MS: int(0, 600_000).optional(),
   TRUST_PROXY_HOPS: int(0, 10).optional(),
   NEXUS_DATA_DIR: z.string().min(1).optional(),
 });

@@ -35,48 +35,81 @@ export function pingRedis(port: number, host = "127.0.0.1"): Promise<boolean> {
   });
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** One redis-server process on a fixed port and dir: killed and started again there, it keeps its config (a cluster node its nodes.conf). */
+export interface RedisProcess {
+  /** A no-op while its process runs: a second one on the port would only die, taking this handle with it. */
+  start(): Promise<void>;
+  /** SIGKILL (a crash, not a shutdown). */
+  kill(): Promise<void>;
+}
+
+// A test process that dies before its afterAll must not leave servers behind.
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of live) c.kill("SIGKILL");
+});
+
+export function redisProcess(port: number, dir: string, extraArgs: readonly string[] = []): RedisProcess {
   const bin = redisServerBin();
+  let child: ChildProcess | undefined;
+  return {
+    async start() {
+      if (child && child.exitCode === null && child.signalCode === null) return;
+      const c = spawn(
+        bin,
+        [
+          "--port",
+          String(port),
+          "--bind",
+          "127.0.0.1",
+          "--save",
+          "",
+          "--appendonly",
+          "no",
+          "--dir",
+          dir,
+          ...extraArgs,
+        ],
+        { stdio: "ignore" },
+      );
+      child = c;
+      live.add(c);
+      c.once("exit", () => live.delete(c));
+      await waitFor(
+        async () => {
+          if (c.exitCode !== null) throw new Error(`redis-server exited (${c.exitCode})`);
+          return pingRedis(port);
+        },
+        { what: `redis on :${port}`, timeoutMs: 10_000 },
+      );
+    },
+    async kill() {
+      const c = child;
+      child = undefined;
+      if (!c || c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once("exit", r));
+      c.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+export async function startRedis(): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), "nexus-redis-"));
   const port = await freePort();
-  let child: ChildProcess | undefined;
-
-  const start = async () => {
-    const c = spawn(
-      bin,
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
-      { stdio: "ignore" },
-    );
-    child = c;
-    await waitFor(
-      async () => {
-        if (c.exitCode !== null) throw new Error(`redis-server exited (${c.exitCode})`);
-        return pingRedis(port);
-      },
-      { what: `redis on :${port}`, timeoutMs: 10_000 },
-    );
-  };
-  const kill = async () => {
-    const c = child;
-    child = undefined;
-    if (!c || c.exitCode !== null) return;
-    const exited = new Promise((r) => c.once("exit", r));
-    c.kill("SIGKILL");
-    await exited;
-  };
-
-  await start();
+  const proc = redisProcess(port, dir);
+  await proc.start();
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    kill,
-    start,
+    kill: proc.kill,
+    start: proc.start,
     async restart() {
-      await kill();
-      await start();
+      await proc.kill();
+      await proc.start();
     },
     async stop() {
-      await kill();
+      await proc.kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -6,7 +6,7 @@
  * become an outage of login.
  */
 import type { Logger } from "@nexus/config";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 
 export interface RateRule {
   limit: number;
@@ -73,6 +73,7 @@ export function createMemoryRateLimiter({
 }
 
 // KEYS[1] counter; ARGV[1] window ms. Returns {count, pttl}. The window opens with the first hit.
+// One key per call, so it runs unchanged on a Redis Cluster (on the master owning that key).
 const HIT_SCRIPT = `
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -86,7 +87,7 @@ export function createRedisRateLimiter({
   log,
   closeClient = false,
 }: {
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix?: string;
   log: Pick<Logger, "warn">;
   /** Quit the client on close (when the limiter owns it). */

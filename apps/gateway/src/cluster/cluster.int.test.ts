@@ -6,6 +6,7 @@
  */
 
 import { appendMessageGroup, createDb } from "@nexus/db";
+import { parsePrometheusText, type Sample, sampleSum } from "@nexus/http";
 import { createTestDatabase, type RedisServer, startRedis, type TestDatabase, waitFor } from "@nexus/testkit";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
@@ -261,5 +262,70 @@ describe("a node without members on a topic", () => {
     expect(raw.events("new_msg").map((f) => (f[4] as { seq: number }).seq)).toEqual(expected);
     expect(seqs(w)).toEqual(expected);
     expect((await c.stats()).fanout.topics).toBe(1);
+  });
+});
+
+describe("GET /metrics (Prometheus)", () => {
+  async function scrape(node: GatewayProcess): Promise<Sample[]> {
+    const res = await fetch(`http://127.0.0.1:${node.port}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    return parsePrometheusText(await res.text());
+  }
+  const value = sampleSum;
+
+  it("reports each node's sockets, broadcasts, bus and handler timings, from the real counters", async () => {
+    const { conversationId: conv, users } = await seedConversation(tdb.url, 2);
+    const [onA, onB] = users as [string, string];
+    const [beforeA, beforeB] = [await scrape(a), await scrape(b)];
+    const s = await clients.joined(onA, a.socketUrl, conv);
+    const r = await clients.joined(onB, b.socketUrl, conv);
+    await sendAll(s, conv, bodies("m", 3));
+    await receivedAtLeast(r, 3);
+    const raw = await RawSocket.open(a.socketUrl, onA);
+    raws.push(raw);
+    const topic = `chat:${conv}`;
+    const join = raw.push("j", topic, "phx_join");
+    await waitFor(() => raw.replyTo(join), { what: "the raw join answered" });
+    const bogus = raw.push("j", topic, "no_such_event", {});
+    await waitFor(() => raw.replyTo(bogus), { what: "the unknown event answered" });
+    const [afterA, afterB] = [await scrape(a), await scrape(b)];
+
+    const delta = (
+      after: typeof afterA,
+      before: typeof afterA,
+      name: string,
+      labels?: Record<string, string>,
+    ) => value(after, name, labels) - value(before, name, labels);
+    // Every row carries the node it came from.
+    expect(afterA.find((x) => x.name === "nexus_gateway_connections")?.labels).toMatchObject({
+      node: "node-a",
+      service: "gateway",
+    });
+    expect(value(afterA, "nexus_gateway_connections")).toBeGreaterThanOrEqual(2);
+    expect(delta(afterA, beforeA, "nexus_gateway_connects_total")).toBe(2);
+    const newMsg = { channel: "chat", event: "new_msg", status: "ok" };
+    expect(delta(afterA, beforeA, "nexus_channel_handle_in_duration_seconds_count", newMsg)).toBe(3);
+    expect(delta(afterA, beforeA, "nexus_channel_handle_in_duration_seconds_sum", newMsg)).toBeGreaterThan(0);
+    // Client-chosen event names never become label values.
+    expect(afterA.some((x) => x.labels.event === "no_such_event")).toBe(false);
+    expect(
+      delta(afterA, beforeA, "nexus_channel_handle_in_duration_seconds_count", {
+        channel: "chat",
+        event: "other",
+        status: "error",
+      }),
+    ).toBe(1);
+    expect(
+      delta(afterA, beforeA, "nexus_channel_join_duration_seconds_count", { channel: "chat", status: "ok" }),
+    ).toBe(2);
+    expect(delta(afterA, beforeA, "nexus_gateway_broadcasts_total", { origin: "local" })).toBe(3);
+    expect(delta(afterB, beforeB, "nexus_gateway_broadcasts_total", { origin: "remote" })).toBe(3);
+    expect(delta(afterA, beforeA, "nexus_bus_published_total")).toBeGreaterThanOrEqual(3);
+    expect(value(afterB, "nexus_bus_ready")).toBe(1);
+    expect(value(afterB, "nexus_presence_peers_up")).toBe(2);
+    // Node's own process metrics come along (prom-client defaults).
+    expect(value(afterA, "process_cpu_seconds_total")).toBeGreaterThan(0);
+    expect(afterA.some((x) => x.name.startsWith("nodejs_eventloop_lag"))).toBe(true);
   });
 });

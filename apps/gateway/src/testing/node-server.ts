@@ -48,7 +48,7 @@ export async function startNodeServer(opts: {
     port: listening.port,
     url: `ws://127.0.0.1:${listening.port}/socket`,
     async close() {
-      node.gateway.drain();
+      await node.gateway.drain();
       await node.gateway.presence.close({ graceful: true });
       listening.close();
       await bus.close();

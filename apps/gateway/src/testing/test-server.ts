@@ -47,7 +47,7 @@ export async function startTestServer(
     url: `ws://127.0.0.1:${listening.port}/socket`,
     gateway,
     async close() {
-      gateway.drain();
+      await gateway.drain();
       await gateway.presence.close({ graceful: true });
       listening.close();
       await bus.close();

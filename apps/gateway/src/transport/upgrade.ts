@@ -2,7 +2,8 @@
  * @module
  * The HTTP upgrade to a Phoenix socket (PROTOCOL.md §1): vsn negotiation, origin check, token
  * from the `authToken` subprotocol or `params.token`, all decided before the 101. Any refusal
- * is a bare 403, as Phoenix sends, so clients cannot probe which check failed.
+ * is a bare 403, as Phoenix sends, so clients cannot probe which check failed; a draining node
+ * answers 503.
  *
  * uWS lifetimes: `req` is only valid until the first await, so everything needed is copied
  * out synchronously; after the await the response may have been aborted by the client.
@@ -30,6 +31,12 @@ export interface UpgradeDeps<UserData> {
   accept(accepted: Accepted): UserData;
   originAllowed(origin: string): boolean;
   onRefused(reason: string, detail: { origin: string; ip: string }): void;
+  /**
+   * True once the node drains: the upgrade is answered 503. Its listen socket is closed by then,
+   * but a keep-alive connection can still ask, and an upgrade that was authenticating when the
+   * drain began still arrives; opened, either would only be closed again by the drain.
+   */
+  draining?(): boolean;
 }
 
 // The uWS context type is opaque; it is only passed back to res.upgrade.
@@ -63,13 +70,18 @@ export function createUpgradeHandler<UserData>(deps: UpgradeDeps<UserData>) {
       aborted = true;
     });
 
-    const refuse = (reason: string) => {
+    const refuse = (reason: string, status = "403 Forbidden") => {
       deps.onRefused(reason, { origin, ip });
       if (aborted) return;
       res.cork(() => {
-        res.writeStatus("403 Forbidden").end();
+        res.writeStatus(status).end();
       });
     };
+    const draining = () => deps.draining?.() === true;
+    if (draining()) {
+      refuse("draining", "503 Service Unavailable");
+      return;
+    }
 
     const params: Record<string, string> = {};
     for (const [k, v] of new URLSearchParams(query)) params[k] = v;
@@ -90,6 +102,7 @@ export function createUpgradeHandler<UserData>(deps: UpgradeDeps<UserData>) {
       .then(
         (auth) => {
           if (!auth.ok) return refuse(`token refused: ${auth.reason}`);
+          if (draining()) return refuse("draining", "503 Service Unavailable");
           if (aborted) return;
           res.cork(() => {
             res.upgrade<UserData>(
