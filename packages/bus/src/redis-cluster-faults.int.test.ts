@@ -36,6 +36,12 @@ const ownerOf = (prefix: string, topic: string): RedisClusterNode => {
 };
 
 /** One fresh topic per master, in the order of `cluster.nodes`. */
+/** Topic names sharing one hash tag: one slot, so one master, where publish order holds. */
+function oneSlotNames(): (label: string) => string {
+  const tag = randomUUID().slice(0, 8);
+  return (label) => topicName(`${label}:{${tag}}`);
+}
+
 function topicPerMaster(prefix: string): string[] {
   const found = new Map<RedisClusterNode, string>();
   while (found.size < cluster.nodes.length) {
@@ -111,8 +117,7 @@ describe("redis bus on a cluster under faults", () => {
       prefix,
     } = await buses(2);
     // One hash tag: the topic and the fence live on one master, where order holds.
-    const tag = randomUUID().slice(0, 8);
-    const name = (label: string) => topicName(`${label}:{${tag}}`);
+    const name = oneSlotNames();
     const topic = name("room");
     const h = collector();
     await b!.subscribe(topic, h.handler);
@@ -149,8 +154,7 @@ describe("redis bus on a cluster under faults", () => {
       prefix,
     } = await buses(2);
     // All on one master (one hash tag), and another master goes down.
-    const tag = randomUUID().slice(0, 8);
-    const name = (label: string) => topicName(`${label}:{${tag}}`);
+    const name = oneSlotNames();
     const [kept, dropped, later] = [name("kept"), name("dropped"), name("later")];
     const [hk, hd, hl] = [collector(), collector(), collector()];
     await b!.subscribe(kept, hk.handler);
