@@ -15,8 +15,9 @@ import { createAccessTokens, createValidAfterCache, type ValidAfterCache } from 
 import type { Bus, Unsubscribe } from "@nexus/bus";
 import type { Logger } from "@nexus/config";
 import { createPageTokens, type Db, userValidAfter } from "@nexus/db";
-import type { TemplatedApp } from "@nexus/http";
+import type { Registry, TemplatedApp } from "@nexus/http";
 import type { ApiContext } from "./context.js";
+import { registerHttpMetrics } from "./http/metrics.js";
 import type { Route } from "./http/route.js";
 import { mountRoutes } from "./http/router.js";
 import { secretMatcher } from "./http/secret-match.js";
@@ -56,6 +57,8 @@ export interface ApiOptions {
   /** Proxies in front of the node that append X-Forwarded-For (0: trust the socket address). */
   trustProxyHops?: number;
   outbox?: Partial<Omit<OutboxWorkerOptions, "db" | "vault" | "mailer" | "log">> & { run?: boolean };
+  /** Where request metrics go (served by the caller at /metrics); none when absent. */
+  metrics?: Registry;
 }
 
 export interface Api {
@@ -131,6 +134,7 @@ export function mountApi(app: TemplatedApp, options: ApiOptions): Api {
     rateLimiter: options.rateLimiter,
     limits: { ...DEFAULT_RATE_LIMITS, ...options.rateLimits },
     trustProxyHops: options.trustProxyHops ?? 0,
+    ...(options.metrics ? { observe: registerHttpMetrics(options.metrics) } : {}),
   });
   const openapi = renderOpenApi(routes);
   app.get("/api/openapi.json", (res) => {

@@ -9,6 +9,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createDb, enqueueOutbox } from "@nexus/db";
+import { parsePrometheusText, sampleSum } from "@nexus/http";
 import {
   type AppProcess,
   createTestDatabase,
@@ -87,6 +88,19 @@ describe("start:api", () => {
       readFileSync(fileURLToPath(new URL("../openapi.json", import.meta.url)), "utf8"),
     );
     expect(await doc.json()).toEqual(committed);
+    expect((await fetch(`${base}/api/nope`)).status).toBe(404);
+
+    // Request metrics by route pattern and status, never by requested path.
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const samples = parsePrometheusText(await metrics.text());
+    const count = (labels: Record<string, string>) =>
+      sampleSum(samples, "nexus_http_request_duration_seconds_count", labels);
+    expect(count({ method: "POST", route: "/auth/register", status: "201", service: "api" })).toBe(1);
+    expect(count({ method: "GET", route: "/api/conversations", status: "200" })).toBe(1);
+    expect(count({ method: "GET", route: "(unmatched)", status: "404" })).toBe(1);
+    expect(samples.some((x) => x.labels.route === "/api/nope")).toBe(false);
+    expect(sampleSum(samples, "process_cpu_seconds_total")).toBeGreaterThan(0);
     expect(await proc.kill("SIGTERM")).toBe(0);
     // No SMTP_URL: the confirmation mail went to the log, but never the password.
     expect(proc.output()).toContain("SMTP_URL unset");

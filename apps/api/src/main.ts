@@ -41,8 +41,9 @@ const bus = createBus({
 const { mailer, rateLimiter } = apiServicesFromConfig(config, log);
 
 const app = uWS.App();
-// Process metrics (CPU, memory, event-loop delay, GC) for the cluster's monitoring; see README.
-mountMetrics(app, createMetricsRegistry({ service: "api", node: config.nodeId }));
+// Process metrics (CPU, memory, event-loop delay, GC) and request timings; see README, Monitoring.
+const metrics = createMetricsRegistry({ service: "api", node: config.nodeId });
+mountMetrics(app, metrics);
 const health = mountHealth(app, { database: () => database.ping(), bus: () => bus.isReady() });
 const api = mountApi(app, {
   db: database.db,
@@ -57,6 +58,7 @@ const api = mountApi(app, {
   mailer,
   rateLimiter,
   trustProxyHops: config.trustProxyHops,
+  metrics,
 });
 
 const listening = await listen(app, config.host, config.port).catch((e: Error) => fatal(e.message));

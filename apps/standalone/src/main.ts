@@ -99,6 +99,7 @@ const api = mountApi(app, {
   mailer,
   rateLimiter,
   trustProxyHops: config.trustProxyHops,
+  metrics,
 });
 app.any("/*", (res) => {
   res.cork(() => {

@@ -9,6 +9,7 @@
 import type { Logger } from "@nexus/config";
 import { type HttpRequest, type HttpResponse, readBody, statusLine, type TemplatedApp } from "@nexus/http";
 import type { RateLimiter, RateLimits, RateRuleName } from "../services/rate-limit.js";
+import type { ObserveResponse } from "./metrics.js";
 import {
   badRequest,
   internalError,
@@ -39,6 +40,8 @@ export interface RouterDeps {
    * With N, the client is the Nth address from the right: what the nearest trusted proxy saw.
    */
   trustProxyHops: number;
+  /** Every answer written: the route's pattern (`(unmatched)` for 404s/405s outside the table). */
+  observe?: ObserveResponse;
 }
 
 interface Incoming {
@@ -71,9 +74,16 @@ export function mountRoutes(app: TemplatedApp, routes: readonly Route[], deps: R
   // uWS prefers a method-specific handler over `any` on the same pattern: the rest is 405.
   for (const [path, list] of byPath) {
     const allow = list.map((r) => METHOD_NAMES[r.method]).join(", ");
-    app.any(path, (res) => write(res, { ...methodNotAllowed(), headers: { allow } }));
+    app.any(path, (res, req) => {
+      write(res, { ...methodNotAllowed(), headers: { allow } });
+      deps.observe?.(req.getMethod().toUpperCase(), "(unmatched)", 405, 0);
+    });
   }
-  for (const prefix of ["/api/*", "/auth/*"]) app.any(prefix, (res) => write(res, notFound()));
+  for (const prefix of ["/api/*", "/auth/*"])
+    app.any(prefix, (res, req) => {
+      write(res, notFound());
+      deps.observe?.(req.getMethod().toUpperCase(), "(unmatched)", 404, 0);
+    });
 }
 
 function serve(res: HttpResponse, req: HttpRequest, route: Route, deps: RouterDeps): void {
@@ -106,7 +116,9 @@ function serve(res: HttpResponse, req: HttpRequest, route: Route, deps: RouterDe
     .then((reply) => {
       if (controller.signal.aborted) return;
       write(res, reply);
-      const ms = Math.round((performance.now() - started) * 10) / 10;
+      const elapsed = performance.now() - started;
+      deps.observe?.(incoming.method, route.path, reply.status, elapsed / 1000);
+      const ms = Math.round(elapsed * 10) / 10;
       deps.log.debug({ method: incoming.method, path: incoming.path, status: reply.status, ms }, "request");
     });
 }
