@@ -28,9 +28,8 @@ const DURATION_BUCKETS = [
 
 export function registerGatewayMetrics(registry: Registry, src: GatewayMetricSources): ChannelTelemetry {
   const registers = [registry];
-  // Each metric reads its source afresh: the stats are small objects built on demand, and a
+  // Each metric reads its own source afresh: the stats are small objects built on demand and a
   // scrape is rare, so no caching (which would serve one scrape's numbers to the next).
-  const stats = () => ({ gw: src.gateway(), bus: src.bus(), pr: src.presence() });
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({
       name,
@@ -52,27 +51,27 @@ export function registerGatewayMetrics(registry: Registry, src: GatewayMetricSou
       },
     });
 
-  gauge("nexus_gateway_connections", "Open Phoenix sockets on this node.", () => stats().gw.connections);
-  counter("nexus_gateway_connects_total", "Sockets accepted since start.", () => stats().gw.connectsTotal);
+  gauge("nexus_gateway_connections", "Open Phoenix sockets on this node.", () => src.gateway().connections);
+  counter("nexus_gateway_connects_total", "Sockets accepted since start.", () => src.gateway().connectsTotal);
   counter(
     "nexus_gateway_connects_refused_total",
     "Upgrades refused (bad token, origin, vsn) since start.",
-    () => stats().gw.refusedTotal,
+    () => src.gateway().refusedTotal,
   );
   counter(
     "nexus_gateway_slow_consumers_closed_total",
     "Sockets closed because their send buffer passed the backpressure limit.",
-    () => stats().gw.slowConsumersClosed,
+    () => src.gateway().slowConsumersClosed,
   );
   counter(
     "nexus_gateway_dropped_frames_total",
     "Frames not sent to a socket over its backpressure limit.",
-    () => stats().gw.droppedFrames,
+    () => src.gateway().droppedFrames,
   );
   gauge(
     "nexus_gateway_topics",
     "Topics with local members (one bus subscription each).",
-    () => stats().gw.fanout.topics,
+    () => src.gateway().fanout.topics,
   );
   new Counter({
     name: "nexus_gateway_broadcasts_total",
@@ -80,7 +79,7 @@ export function registerGatewayMetrics(registry: Registry, src: GatewayMetricSou
     labelNames: ["origin"] as const,
     registers,
     collect() {
-      const f = stats().gw.fanout;
+      const f = src.gateway().fanout;
       this.reset();
       this.inc({ origin: "local" }, f.broadcasts);
       this.inc({ origin: "remote" }, f.remoteBroadcasts);
@@ -89,39 +88,39 @@ export function registerGatewayMetrics(registry: Registry, src: GatewayMetricSou
   counter(
     "nexus_gateway_gaps_filled_total",
     "Numbered broadcasts lost on the bus and re-read from Postgres.",
-    () => stats().gw.fanout.gapsFilled,
+    () => src.gateway().fanout.gapsFilled,
   );
 
   gauge("nexus_bus_ready", "1 when the bus (Redis) is connected and subscribed.", () =>
     src.busReady() ? 1 : 0,
   );
-  counter("nexus_bus_published_total", "Messages handed to the bus.", () => stats().bus.published);
-  counter("nexus_bus_received_total", "Messages from other nodes received.", () => stats().bus.received);
+  counter("nexus_bus_published_total", "Messages handed to the bus.", () => src.bus().published);
+  counter("nexus_bus_received_total", "Messages from other nodes received.", () => src.bus().received);
   counter(
     "nexus_bus_publish_errors_total",
     "Publishes dropped because the broker was down or refused them.",
-    () => stats().bus.publishErrors,
+    () => src.bus().publishErrors,
   );
   counter(
     "nexus_bus_decode_errors_total",
     "Bus messages that failed to decode.",
-    () => stats().bus.decodeErrors,
+    () => src.bus().decodeErrors,
   );
   gauge(
     "nexus_bus_subscribed_topics",
     "Topics this node is subscribed to on the bus.",
-    () => stats().bus.subscribedTopics,
+    () => src.bus().subscribedTopics,
   );
 
   gauge(
     "nexus_presence_peers_up",
     "Other nodes this node hears presence heartbeats from.",
-    () => stats().pr.peersUp,
+    () => src.presence().peersUp,
   );
   counter(
     "nexus_presence_gap_resyncs_total",
     "Presence snapshots requested after a lost delta.",
-    () => stats().pr.gapResyncs,
+    () => src.presence().gapResyncs,
   );
 
   const joined = new Histogram({
