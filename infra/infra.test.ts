@@ -95,6 +95,14 @@ describe("docker-compose.yml", () => {
     expect(text).toMatch(/^USER node$/m);
     expect(text).toMatch(/--frozen-lockfile/);
   });
+
+  it("the image caps glibc's malloc arenas as the benchmark measures the gateways", () => {
+    const text = readFileSync(join(root, "infra/docker/service.Dockerfile"), "utf8");
+    const bench = readFileSync(join(root, "loadtest/lib/gateways.ts"), "utf8");
+    const image = /^ENV .*\bMALLOC_ARENA_MAX=(\d+)\b/m.exec(text)?.[1];
+    expect(image).toBeDefined();
+    expect(bench).toContain(`MALLOC_ARENA_MAX: "${image}"`);
+  });
 });
 
 describe("infra/haproxy/haproxy.cfg", () => {

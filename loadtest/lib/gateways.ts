@@ -59,6 +59,8 @@ export async function startGateways(
         JWT_SECRET: spawn.jwtSecret,
         NODE_ID: nodeId,
         LOG_LEVEL: "warn",
+        // As the image runs them (infra/docker/service.Dockerfile); --gateway-env overrides it.
+        MALLOC_ARENA_MAX: "2",
         ...spawn.extraEnv,
       },
       [],

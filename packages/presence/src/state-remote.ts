@@ -14,7 +14,14 @@
  */
 import type { NodeId } from "@nexus/bus";
 import { DiffSet } from "./diff.js";
-import type { Entry, PresenceState, ReplicaInfo, ReplicaSet } from "./state.js";
+import { type Packed, pack, refPrefix, type Slot, slotOf, unpack } from "./packed.js";
+import {
+  type Entry,
+  type PresenceState,
+  type ReplicaInfo,
+  type ReplicaSet,
+  replicaEntries,
+} from "./state.js";
 import type { Delta, PresenceDiff, Replica, Snapshot } from "./types.js";
 
 /** Deltas kept per replica and topic while waiting for a snapshot; older ones are dropped. */
@@ -47,13 +54,13 @@ export function mergeDelta(state: PresenceState, d: Delta): MergeResult {
   if (!info) return { state, diffs: diffs.result(), resync: false };
   const set = setOf(state, d.topic, d.node, info);
   if (d.to > set.version) {
-    if (applies(set, d)) apply(set, d, info.up, diffs);
+    if (applies(set, d)) apply(set, d, info, diffs);
     else {
       if (set.stash) set.stash.push(d);
       else set.stash = [d];
       if (set.stash.length > MAX_STASH) set.stash.shift();
     }
-    drain(set, info.up, diffs);
+    drain(set, info, diffs);
   }
   return { state, diffs: diffs.result(), resync: set.stash !== undefined };
 }
@@ -64,16 +71,26 @@ export function mergeSnapshot(state: PresenceState, s: Snapshot): MergeResult {
   if (!info) return { state, diffs: diffs.result(), resync: false };
   const set = setOf(state, s.topic, s.node, info);
   if (s.version > set.version) {
-    const next = new Map<string, Entry>();
-    for (const [key, meta] of s.entries)
-      next.set(meta.phx_ref, set.entries.get(meta.phx_ref) ?? { key, meta });
+    const next = new Map<Slot, Packed>();
+    const joined: Entry[] = [];
+    for (const [key, meta] of s.entries) {
+      const slot = slotOf(info.prefix, meta.phx_ref);
+      if (next.has(slot)) continue;
+      const kept = set.entries.get(slot);
+      next.set(slot, kept ?? pack(key, meta));
+      if (kept === undefined) joined.push({ key, meta });
+    }
     if (info.up) {
-      for (const [ref, e] of set.entries) if (!next.has(ref)) diffs.leave(s.topic, e.key, e.meta);
-      for (const [ref, e] of next) if (!set.entries.has(ref)) diffs.join(s.topic, e.key, e.meta);
+      for (const [slot, packed] of set.entries) {
+        if (next.has(slot)) continue;
+        const e = unpack(info.prefix, slot, packed);
+        diffs.leave(s.topic, e.key, e.meta);
+      }
+      for (const e of joined) diffs.join(s.topic, e.key, e.meta);
     }
     set.entries = next;
     set.version = s.version;
-    drain(set, info.up, diffs);
+    drain(set, info, diffs);
   }
   return { state, diffs: diffs.result(), resync: set.stash !== undefined };
 }
@@ -165,7 +182,7 @@ function admit(state: PresenceState, r: Replica, diffs: DiffSet): ReplicaInfo | 
     info = undefined;
   }
   if (!info) {
-    info = { vsn: r.vsn, up: true, gone: false, topics: new Set() };
+    info = { vsn: r.vsn, prefix: refPrefix(r), up: true, gone: false, topics: new Set() };
     state.replicas.set(r.node, info);
   }
   return info.gone ? undefined : info;
@@ -189,7 +206,7 @@ function eachEntry(
 ) {
   for (const topic of info.topics) {
     const set = state.remote.get(topic)?.get(node);
-    if (set) for (const e of set.entries.values()) fn(topic, e);
+    if (set) for (const e of replicaEntries(info, set)) fn(topic, e);
   }
 }
 
@@ -214,27 +231,32 @@ function applies(set: ReplicaSet, d: Delta): boolean {
   );
 }
 
-function apply(set: ReplicaSet, d: Delta, visible: boolean, diffs: DiffSet): void {
+function apply(set: ReplicaSet, d: Delta, info: ReplicaInfo, diffs: DiffSet): void {
   for (const ref of d.leaves) {
-    const e = set.entries.get(ref);
-    if (!e) continue;
-    set.entries.delete(ref);
-    if (visible) diffs.leave(d.topic, e.key, e.meta);
+    const slot = slotOf(info.prefix, ref);
+    const packed = set.entries.get(slot);
+    if (packed === undefined) continue;
+    set.entries.delete(slot);
+    if (info.up) {
+      const e = unpack(info.prefix, slot, packed);
+      diffs.leave(d.topic, e.key, e.meta);
+    }
   }
   for (const [key, meta] of d.joins) {
-    if (set.entries.has(meta.phx_ref)) continue;
-    set.entries.set(meta.phx_ref, { key, meta });
-    if (visible) diffs.join(d.topic, key, meta);
+    const slot = slotOf(info.prefix, meta.phx_ref);
+    if (set.entries.has(slot)) continue;
+    set.entries.set(slot, pack(key, meta));
+    if (info.up) diffs.join(d.topic, key, meta);
   }
   set.version = d.to;
 }
 
 /** Applies stashed deltas that a newer version made applicable; drops the ones it made stale. */
-function drain(set: ReplicaSet, visible: boolean, diffs: DiffSet): void {
+function drain(set: ReplicaSet, info: ReplicaInfo, diffs: DiffSet): void {
   while (set.stash) {
     set.stash = set.stash.filter((d) => d.to > set.version);
     const i = set.stash.findIndex((d) => applies(set, d));
-    if (i >= 0) apply(set, set.stash.splice(i, 1)[0]!, visible, diffs);
+    if (i >= 0) apply(set, set.stash.splice(i, 1)[0]!, info, diffs);
     if (set.stash.length === 0) delete set.stash;
     else if (i < 0) break;
   }

@@ -14,6 +14,7 @@ import {
   mergeSnapshot,
   type PresenceState,
   replicaDown,
+  replicaEntries,
   snapshot,
   takeDeltas,
   update,
@@ -137,8 +138,12 @@ function sets(s: PresenceState): Snapshot[] {
   const out: Snapshot[] = [];
   for (const [t, byNode] of s.remote) {
     for (const [node, set] of byNode) {
-      const vsn = s.replicas.get(node)?.vsn ?? 0;
-      const entries = [...set.entries.values()].map((e): [string, (typeof e)["meta"]] => [e.key, e.meta]);
+      const info = s.replicas.get(node)!;
+      const vsn = info.vsn;
+      const entries = [...replicaEntries(info, set)].map((e): [string, (typeof e)["meta"]] => [
+        e.key,
+        e.meta,
+      ]);
       out.push({ kind: "snapshot", node, vsn, topic: t, version: set.version, entries });
     }
   }

@@ -18,9 +18,9 @@
  * argument as consumed. (Phoenix's state is a persistent map; copying a JS Map per join would
  * make every join O(members).)
  */
-import { createHash } from "node:crypto";
 import type { NodeId } from "@nexus/bus";
 import { addMeta, emptyDiff, emptyMap, render } from "./diff.js";
+import { type Packed, refPrefix, type Slot, unpack } from "./packed.js";
 import {
   addLocal,
   localEntries,
@@ -63,13 +63,16 @@ export interface LocalSet {
 /** Another replica's set on one topic, as of `version` of that replica's clock. */
 export interface ReplicaSet {
   version: number;
-  entries: Map<string, Entry>;
+  /** By ref, packed (see packed.ts): read them with `replicaEntries`. */
+  entries: Map<Slot, Packed>;
   /** Deltas that arrived after a gap, waiting for the missing one or a snapshot. */
   stash?: Delta[];
 }
 
 export interface ReplicaInfo {
   vsn: number;
+  /** Its refs' prefix, which packed entries leave out. */
+  prefix: string;
   /** False while declared down: entries kept (same refs come back on replicaUp), not listed. */
   up: boolean;
   /** Left or superseded: its messages are ignored from now on. */
@@ -98,10 +101,9 @@ export interface PresenceState {
 export function createState(self: Replica): PresenceState {
   // Refs are the prefix (a hash of the replica, so unique per boot across the cluster) plus a
   // counter, so they are unique, url-safe and never reused, and this module stays deterministic.
-  const refPrefix = createHash("sha256").update(`${self.node}\n${self.vsn}`).digest("base64url").slice(0, 10);
   return {
     self,
-    refPrefix,
+    refPrefix: refPrefix(self),
     clock: 0,
     refSeq: 0,
     local: new Map(),
@@ -201,11 +203,17 @@ export function list(state: PresenceState, topic: string): PresenceMap {
   const remote = state.remote.get(topic);
   if (remote) {
     for (const [node, set] of remote) {
-      if (!state.replicas.get(node)?.up) continue;
-      for (const e of set.entries.values()) addMeta(map, e.key, e.meta);
+      const info = state.replicas.get(node);
+      if (!info?.up) continue;
+      for (const e of replicaEntries(info, set)) addMeta(map, e.key, e.meta);
     }
   }
   return map;
+}
+
+/** A replica's entries on one topic, decoded (fresh objects each time). */
+export function* replicaEntries(info: ReplicaInfo, set: ReplicaSet): Generator<Entry> {
+  for (const [slot, packed] of set.entries) yield unpack(info.prefix, slot, packed);
 }
 
 /** The batches to publish, in order; clears them. Publish each on its topic. */
