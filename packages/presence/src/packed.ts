@@ -30,9 +30,10 @@ export function refPrefix(r: Replica): string {
 const MAX_COUNTER = 2 ** 30;
 
 export function slotOf(prefix: string, ref: string): Slot {
-  if (!ref.startsWith(prefix) || ref.length === prefix.length) return ref;
+  if (!ref.startsWith(prefix)) return ref;
   const digits = ref.slice(prefix.length);
   const n = Number.parseInt(digits, 36);
+  // Only a canonical counter (what refOf writes back) becomes a number, so slots stay one-to-one.
   return n < MAX_COUNTER && n.toString(36) === digits ? n : ref;
 }
 

@@ -20,7 +20,7 @@
  */
 import type { NodeId } from "@nexus/bus";
 import { addMeta, emptyDiff, emptyMap, render } from "./diff.js";
-import { type Packed, refPrefix, type Slot, unpack } from "./packed.js";
+import { type Packed, refOf, refPrefix, type Slot, unpack } from "./packed.js";
 import {
   addLocal,
   localEntries,
@@ -254,7 +254,8 @@ export function localTopics(state: PresenceState): IterableIterator<string> {
 
 function nextRef(state: PresenceState): string {
   state.refSeq++;
-  return state.refPrefix + state.refSeq.toString(36);
+  // The format packed.ts relies on to store other replicas' refs as their counter.
+  return refOf(state.refPrefix, state.refSeq);
 }
 
 export {
